@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# build.sh — builds and installs the extension into the local PostgreSQL 15.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/lib/postgresql/15/bin:$PATH
+make -s -j2 >/dev/null
+make -s install >/dev/null

@@ -1,0 +1,398 @@
+/* fsmml--0.1.0.sql — install script: data contracts, catalogue, registry, roles. */
+
+\echo Use "CREATE EXTENSION fsmml" to load this file. \quit
+
+/*
+ * Schema trading and its bars table belong to the trading system, not to the
+ * extension: they are created only when absent and then detached from the
+ * extension, so DROP EXTENSION never drops a user's market data.
+ */
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'trading') THEN
+        CREATE SCHEMA trading;
+        ALTER EXTENSION fsmml DROP SCHEMA trading;
+    END IF;
+    IF to_regclass('trading.historicaldata') IS NULL THEN
+        CREATE TABLE trading.historicaldata (
+            symbol      text NOT NULL,
+            timeframe   text NOT NULL
+                CONSTRAINT historicaldata_timeframe_check
+                CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+            "timestamp" timestamptz NOT NULL,
+            open        double precision NOT NULL,
+            high        double precision NOT NULL,
+            low         double precision NOT NULL,
+            close       double precision NOT NULL,
+            volume      double precision NOT NULL,
+            PRIMARY KEY (symbol, timeframe, "timestamp")
+        );
+        ALTER EXTENSION fsmml DROP TABLE trading.historicaldata;
+    END IF;
+END
+$$;
+
+CREATE SCHEMA fsmml;
+COMMENT ON SCHEMA fsmml IS 'fsmml internals: settings, feature state, promotion log, catalogues';
+
+-- Validates a timeframe, raising a clear error; returns its length.
+CREATE FUNCTION fsmml_timeframe_interval(timeframe text) RETURNS interval
+    AS 'MODULE_PATHNAME', 'fsmml_timeframe_interval'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/* ---------------------------------------------------------------- features */
+
+CREATE TABLE trading.features (
+    symbol           text NOT NULL,
+    timeframe        text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"      timestamptz NOT NULL,
+    ret_1            double precision,
+    ret_5            double precision,
+    ret_15           double precision,
+    logret_1         double precision,
+    vol_ret_20       double precision,
+    ema_dist_5       double precision,
+    ema_dist_9       double precision,
+    ema_dist_20      double precision,
+    ema_dist_50      double precision,
+    ema_x_5_20       double precision,
+    ema_x_9_50       double precision,
+    rsi_7            double precision,
+    rsi_14           double precision,
+    macd             double precision,
+    macd_signal      double precision,
+    macd_hist        double precision,
+    roc_10           double precision,
+    mom_10           double precision,
+    accel_10         double precision,
+    atr_7            double precision,
+    atr_14           double precision,
+    parkinson_20     double precision,
+    bb_pctb_20       double precision,
+    bb_width_20      double precision,
+    range_pct        double precision,
+    vol_z_20         double precision,
+    vol_ratio_20     double precision,
+    vol_trend_10     double precision,
+    pv_corr_10       double precision,
+    body_ratio       double precision,
+    upper_shadow     double precision,
+    lower_shadow     double precision,
+    effort           double precision,
+    result           double precision,
+    compression      double precision,
+    slope            double precision,
+    speed            double precision,
+    feat_score       double precision,
+    m5_rsi_14        double precision,
+    m5_ema20_slope   double precision,
+    m5_ret_1         double precision,
+    m5_atr_14        double precision,
+    m15_rsi_14       double precision,
+    m15_ema20_slope  double precision,
+    m15_ret_1        double precision,
+    m15_atr_14       double precision,
+    h1_rsi_14        double precision,
+    h1_ema20_slope   double precision,
+    h1_ret_1         double precision,
+    h1_atr_14        double precision,
+    h4_rsi_14        double precision,
+    h4_ema20_slope   double precision,
+    h4_ret_1         double precision,
+    h4_atr_14        double precision,
+    d1_rsi_14        double precision,
+    d1_ema20_slope   double precision,
+    d1_ret_1         double precision,
+    d1_atr_14        double precision,
+    PRIMARY KEY (symbol, timeframe, "timestamp")
+);
+COMMENT ON TABLE trading.features IS
+    'One row per bar: fsmml''s features (see fsmml.feature_catalog); user-added numeric columns are kept and used in training';
+
+/* Where the last feature build stopped: the kernel state, resumed exactly. */
+CREATE TABLE fsmml.feature_state (
+    symbol      text NOT NULL,
+    timeframe   text NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    nbars       bigint NOT NULL,
+    state       bytea NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe)
+);
+
+/* ---------------------------------------------------------------- agents */
+
+CREATE TABLE trading.agents (
+    name            text PRIMARY KEY,
+    kind            text NOT NULL
+        CHECK (kind IN ('direction', 'regime', 'volatility', 'execution', 'ensemble', 'state')),
+    description     text NOT NULL,
+    default_params  jsonb NOT NULL DEFAULT '{}'
+        CHECK (jsonb_typeof(default_params) = 'object')
+);
+COMMENT ON TABLE trading.agents IS
+    'Agent catalogue (a small reference table, the only one not keyed by symbol)';
+
+INSERT INTO trading.agents (name, kind, description, default_params) VALUES
+ ('DirectionXGB', 'direction',
+  'XGBoost classifier of the next-H-bar direction; payload {"prob_up": p}',
+  '{"horizon": 1, "lookback": "180 days", "folds": 5, "test_size": 0.2,
+    "early_stopping_rounds": 20, "rounds": 200, "fee_bps": 5, "threshold": 0,
+    "auto_promote": true,
+    "xgb": {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6,
+            "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.8, "seed": 42,
+            "eval_metric": "auc"}}'),
+ ('RegimeKMeans', 'regime',
+  'k-means over higher-timeframe state; payload {"regime": "trend|mean_revert|chop", "gate": bool}',
+  '{"k": 3}'),
+ ('VolQuantile', 'volatility',
+  'Quantile model of the next move; payload {"sigma": s, "tp": x, "sl": y}',
+  '{"quantiles": [0.1, 0.5, 0.9]}'),
+ ('ExecRules', 'execution',
+  'Rule-based execution; payload {"side": -1|0|1, "size": f, "sl": x, "tp": y}',
+  '{}'),
+ ('EnsembleWeighted', 'ensemble',
+  'Weighted combination of the agents; payload {"side": -1|0|1, "strength": f}',
+  '{}'),
+ ('StateFSM', 'state',
+  'Effort/result state machine over the state metrics; writes state_history and transitions',
+  '{}');
+
+CREATE TABLE trading.agentversions (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    agent           text NOT NULL REFERENCES trading.agents (name),
+    version         text NOT NULL CHECK (version ~ '^v[0-9]+\.[0-9]+\.[0-9]+$'),
+    status          text NOT NULL DEFAULT 'challenger'
+        CHECK (status IN ('challenger', 'champion', 'retired')),
+    model           bytea NOT NULL,
+    model_format    text NOT NULL CHECK (model_format IN ('xgboost-ubj', 'xgboost-json', 'fsmml-json')),
+    model_sha256    text NOT NULL CHECK (model_sha256 ~ '^[0-9a-f]{64}$'),
+    params          jsonb NOT NULL DEFAULT '{}',
+    metrics         jsonb NOT NULL DEFAULT '{}',
+    feature_names   text[] NOT NULL DEFAULT '{}',
+    train_from      timestamptz,
+    train_to        timestamptz,
+    test_from       timestamptz,
+    test_to         timestamptz,
+    ext_version     text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    created_by      text NOT NULL DEFAULT current_user,
+    promoted_at     timestamptz,
+    promoted_by     text,
+    promote_reason  text,
+    PRIMARY KEY (symbol, id),
+    UNIQUE (symbol, timeframe, agent, version)
+);
+-- At most one champion per instance (agent@symbol-timeframe).
+CREATE UNIQUE INDEX agentversions_one_champion
+    ON trading.agentversions (symbol, timeframe, agent) WHERE status = 'champion';
+CREATE UNIQUE INDEX agentversions_id ON trading.agentversions (id);
+
+/* Grows fastest: range-partitioned by month, partitions made on demand. */
+CREATE TABLE trading.agentpreds (
+    agent_version_id bigint NOT NULL,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL,
+    "timestamp"     timestamptz NOT NULL,
+    horizon         integer NOT NULL DEFAULT 1 CHECK (horizon > 0),
+    payload         jsonb NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (agent_version_id, symbol, timeframe, "timestamp", horizon),
+    FOREIGN KEY (symbol, agent_version_id) REFERENCES trading.agentversions (symbol, id)
+) PARTITION BY RANGE ("timestamp");
+
+CREATE TABLE trading.agentsignals (
+    symbol              text NOT NULL,
+    timeframe           text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"         timestamptz NOT NULL,
+    side                smallint NOT NULL CHECK (side IN (-1, 0, 1)),
+    strength            double precision NOT NULL DEFAULT 0
+        CHECK (strength >= 0 AND strength <= 1),
+    size                double precision CHECK (size >= 0),
+    sl                  double precision,
+    tp                  double precision,
+    payload             jsonb NOT NULL DEFAULT '{}',
+    ensemble_version_id bigint,
+    agent_version_ids   bigint[] NOT NULL DEFAULT '{}',
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (symbol, timeframe, "timestamp")
+);
+
+/* ---------------------------------------------------------------- state machine */
+
+CREATE TABLE trading.state_history (
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"     timestamptz NOT NULL,
+    state           text NOT NULL,
+    confidence      double precision CHECK (confidence BETWEEN 0 AND 100),
+    effort          double precision,
+    result          double precision,
+    compression     double precision,
+    slope           double precision,
+    speed           double precision,
+    feat_score      double precision,
+    agent_version_id bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe, "timestamp")
+);
+
+CREATE TABLE trading.transitions (
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"     timestamptz NOT NULL,
+    from_state      text NOT NULL,
+    to_state        text NOT NULL,
+    confidence      double precision CHECK (confidence BETWEEN 0 AND 100),
+    reason          text,
+    agent_version_id bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe, "timestamp"),
+    CHECK (from_state <> to_state)
+);
+
+CREATE TABLE trading.calibrations (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    method          text NOT NULL,
+    thresholds      jsonb NOT NULL CHECK (jsonb_typeof(thresholds) = 'object'),
+    score           double precision,
+    is_active       boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, id)
+);
+-- One active calibration per symbol/timeframe/method.
+CREATE UNIQUE INDEX calibrations_one_active
+    ON trading.calibrations (symbol, timeframe, method) WHERE is_active;
+
+/* ---------------------------------------------------------------- promotion */
+
+/*
+ * Promotion tolerances: shipped defaults, and the overrides an admin sets
+ * (only the overrides are dumped, so a restore never collides with defaults).
+ */
+CREATE TABLE fsmml.settings_default (
+    name        text PRIMARY KEY,
+    value       double precision NOT NULL,
+    description text NOT NULL
+);
+CREATE TABLE fsmml.settings_override (
+    name        text PRIMARY KEY REFERENCES fsmml.settings_default (name),
+    value       double precision NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT now(),
+    set_by      text NOT NULL DEFAULT session_user
+);
+CREATE VIEW fsmml.settings AS
+    SELECT d.name, coalesce(o.value, d.value) AS value, d.value AS default_value,
+           o.name IS NOT NULL AS overridden, d.description
+    FROM fsmml.settings_default d LEFT JOIN fsmml.settings_override o USING (name);
+INSERT INTO fsmml.settings_default VALUES
+ ('promote_min_pnl_gain', 0.0,
+  'A challenger must beat the champion''s hold-out PnL by more than this (absolute, in return units)'),
+ ('promote_max_dd_worsen', 0.10,
+  'Largest allowed relative worsening of max drawdown (0.10 = 10% deeper)'),
+ ('promote_max_calmar_worsen', 0.10,
+  'Largest allowed relative worsening of Calmar (0.10 = 10% lower)');
+
+CREATE TABLE fsmml.promotions (
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
+    symbol              text NOT NULL,
+    timeframe           text NOT NULL,
+    agent               text NOT NULL,
+    challenger_id       bigint NOT NULL,
+    champion_id         bigint,
+    decision            text NOT NULL CHECK (decision IN ('promoted', 'kept', 'manual', 'rollback')),
+    reason              text NOT NULL,
+    challenger_metrics  jsonb,
+    champion_metrics    jsonb,
+    decided_at          timestamptz NOT NULL DEFAULT now(),
+    decided_by          text NOT NULL DEFAULT session_user,
+    PRIMARY KEY (symbol, id)
+);
+
+/* ---------------------------------------------------------------- partitions */
+
+-- Creates the monthly partitions of trading.agentpreds covering [from_ts, to_ts].
+CREATE FUNCTION fsmml_create_pred_partitions(from_ts timestamptz, to_ts timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m       timestamptz := date_trunc('month', from_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    made    integer := 0;
+    part    text;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'invalid partition range [%, %]', from_ts, to_ts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass from_ts <= to_ts.';
+    END IF;
+    WHILE m <= to_ts LOOP
+        part := format('agentpreds_y%sm%s', to_char(m AT TIME ZONE 'UTC', 'YYYY'),
+                       to_char(m AT TIME ZONE 'UTC', 'MM'));
+        IF to_regclass(format('trading.%I', part)) IS NULL THEN
+            EXECUTE format('CREATE TABLE trading.%I PARTITION OF trading.agentpreds '
+                           'FOR VALUES FROM (%L) TO (%L)',
+                           part, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
+            made := made + 1;
+        END IF;
+        m := (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC';
+    END LOOP;
+    RETURN made;
+END
+$$;
+
+/* ---------------------------------------------------------------- dump, roles */
+
+SELECT pg_catalog.pg_extension_config_dump('trading.features', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.feature_state', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentversions', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentsignals', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.state_history', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.transitions', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.calibrations', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.promotions', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.settings_override', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentversions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.calibrations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.promotions_id_seq', '');
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_reader') THEN
+        CREATE ROLE fsmml_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_trainer') THEN
+        CREATE ROLE fsmml_trainer NOLOGIN IN ROLE fsmml_reader;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_admin') THEN
+        CREATE ROLE fsmml_admin NOLOGIN IN ROLE fsmml_trainer;
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA trading TO fsmml_reader;
+GRANT USAGE ON SCHEMA fsmml TO fsmml_reader;
+GRANT SELECT ON trading.agentsignals, trading.agentpreds, trading.agents,
+                trading.state_history, trading.transitions TO fsmml_reader;
+-- Readers see versions without the model blob.
+GRANT SELECT (id, symbol, timeframe, agent, version, status, model_format, model_sha256,
+              params, metrics, feature_names, train_from, train_to, test_from, test_to,
+              ext_version, created_at, created_by, promoted_at, promoted_by, promote_reason)
+    ON trading.agentversions TO fsmml_reader;
+GRANT SELECT ON trading.features, trading.historicaldata, trading.calibrations,
+                fsmml.settings, fsmml.promotions TO fsmml_trainer;
+GRANT SELECT ON trading.agentversions TO fsmml_trainer;
+
+-- Writes go through SECURITY DEFINER functions; EXECUTE is granted per role.
+REVOKE ALL ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) TO fsmml_trainer;
