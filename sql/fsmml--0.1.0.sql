@@ -110,6 +110,39 @@ CREATE TABLE trading.features (
 COMMENT ON TABLE trading.features IS
     'One row per bar: fsmml''s features (see fsmml.feature_catalog); user-added numeric columns are kept and used in training';
 
+CREATE FUNCTION fsmml_feature_catalog(
+    OUT "position" integer, OUT name text, OUT "group" text, OUT definition text,
+    OUT lookback integer)
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'fsmml_feature_catalog'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE VIEW fsmml.feature_catalog AS SELECT * FROM fsmml_feature_catalog();
+COMMENT ON VIEW fsmml.feature_catalog IS
+    'fsmml''s features: name, group, one-line definition, look-back in bars before the first value';
+
+-- Features computed on the fly from the bars; nothing is written.
+CREATE FUNCTION fsmml_features(symbol text, timeframe text,
+                               from_ts timestamptz DEFAULT NULL, to_ts timestamptz DEFAULT NULL)
+RETURNS SETOF trading.features
+    AS 'MODULE_PATHNAME', 'fsmml_features'
+    LANGUAGE C STABLE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+
+-- Computes and upserts trading.features of one series; returns rows written.
+CREATE FUNCTION fsmml_build_features(symbol text, timeframe text, since timestamptz DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_build_features'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Aggregates bars into a higher timeframe in trading.historicaldata; returns bars written.
+CREATE FUNCTION fsmml_resample(symbol text, from_tf text, to_tf text, since timestamptz DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_resample'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 /* Where the last feature build stopped: the kernel state, resumed exactly. */
 CREATE TABLE fsmml.feature_state (
     symbol      text NOT NULL,
@@ -396,3 +429,8 @@ GRANT SELECT ON trading.agentversions TO fsmml_trainer;
 -- Writes go through SECURITY DEFINER functions; EXECUTE is granted per role.
 REVOKE ALL ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_build_features(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_build_features(text, text, timestamptz) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_resample(text, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_resample(text, text, text, timestamptz) TO fsmml_trainer;
+GRANT SELECT ON fsmml.feature_catalog TO fsmml_reader;

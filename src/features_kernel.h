@@ -80,6 +80,13 @@ extern int64_t fs_state_last_ts(const FsState *st);
 extern int64_t fs_state_nbars(const FsState *st);
 extern int64_t fs_state_ngaps(const FsState *st);
 
+/*
+ * Checks one bar on its own: prev_ts is the previous bar's timestamp
+ * (INT64_MIN for none), step_us the timeframe.  fs_check is this against the
+ * state's last bar.
+ */
+extern FsStatus fs_check_bar(const FsBar *bar, int64_t prev_ts, int64_t step_us);
+
 /* Checks a bar against the state without changing it. */
 extern FsStatus fs_check(const FsState *st, const FsBar *bar);
 

@@ -1,0 +1,603 @@
+/*
+ * features.c — the feature SQL API over the streaming kernel.
+ *
+ *   fsmml_features(symbol, tf, from, to)      computed on the fly, nothing written
+ *   fsmml_build_features(symbol, tf, since)   upserts trading.features, resumable
+ *   fsmml_feature_catalog()                   backs the fsmml.feature_catalog view
+ *
+ * Warm-up always starts at the first bar of the series, so a value never
+ * depends on where a query window starts.  fsmml_build_features saves the
+ * kernel state after the last bar in fsmml.feature_state and resumes from it
+ * exactly: an incremental build writes the same numbers a full one does.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "bars.h"
+#include "fsmml_features.h"
+#include "fsmml.h"
+
+/* Rows per INSERT when writing trading.features. */
+#define WRITE_BATCH 8192
+
+/* ---------------------------------------------------------------- catalog */
+
+PG_FUNCTION_INFO_V1(fsmml_feature_catalog);
+
+Datum
+fsmml_feature_catalog(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < FS_NFEATURES; i++)
+	{
+		const FsFeatureInfo *f = &fs_feature_catalog[i];
+		Datum		values[5];
+		bool		nulls[5] = {false};
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = CStringGetTextDatum(f->name);
+		values[2] = CStringGetTextDatum(f->group);
+		values[3] = CStringGetTextDatum(f->definition);
+		values[4] = Int32GetDatum(f->lookback);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------- column map */
+
+/*
+ * Maps kernel feature i to its attribute number in trading.features, checking
+ * that every fsmml column is there as double precision.
+ */
+void
+fsmml_feature_attnums(TupleDesc tupdesc, AttrNumber *attnums)
+{
+	for (int i = 0; i < FS_NFEATURES; i++)
+	{
+		const char *name = fs_feature_catalog[i].name;
+		int			j;
+
+		attnums[i] = InvalidAttrNumber;
+		for (j = 0; j < tupdesc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			{
+				if (att->atttypid != FLOAT8OID)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("column \"%s\" of trading.features must be double precision", name)));
+				attnums[i] = att->attnum;
+				break;
+			}
+		}
+		if (attnums[i] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of trading.features is missing", name),
+					 errhint("fsmml writes its %d feature columns; re-add it as double precision.",
+							 FS_NFEATURES)));
+	}
+}
+
+/* ---------------------------------------------------------------- kernel runs */
+
+FsState *
+fsmml_state_new(int64 step_us)
+{
+	FsState    *st = palloc(fs_state_size());
+
+	fs_state_init(st, step_us);
+	return st;
+}
+
+/*
+ * Steps bars [from, to) of b; out (row-major, may be NULL) receives their
+ * features.  An invalid bar is an ERROR naming it.
+ */
+void
+fsmml_state_run(FsState *st, const FsmmlBars *b, int64 from, int64 to, double *out,
+				const char *symbol, const char *timeframe)
+{
+	int64		i = from;
+
+	while (i < to)
+	{
+		int64		chunk = Min(to - i, 65536);
+		size_t		done = 0;
+		FsStatus	rc;
+
+		CHECK_FOR_INTERRUPTS();
+		rc = fs_run(st, b->bars + i, (size_t) chunk,
+					out ? out + (i - from) * FS_NFEATURES : NULL, &done);
+		if (rc != FS_OK)
+			fsmml_report_bad_bar(symbol, timeframe, &b->bars[i + done], rc);
+		i += chunk;
+	}
+}
+
+/* ---------------------------------------------------------------- fsmml_features */
+
+typedef struct FeatureScan
+{
+	FsmmlBars  *bars;
+	FsState    *state;
+	int64		next;			/* next bar to step and return */
+	int64		end;			/* one past the last bar to return */
+	AttrNumber	attnums[FS_NFEATURES];
+	text	   *symbol;
+	text	   *timeframe;
+	Datum	   *values;
+	bool	   *nulls;
+	double		out[FS_NFEATURES];
+} FeatureScan;
+
+PG_FUNCTION_INFO_V1(fsmml_features);
+
+/*
+ * Value-per-call: bars are read once, then each call steps one bar, so a
+ * count(*) over a million rows never materialises them.
+ */
+Datum
+fsmml_features(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	FeatureScan *scan;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext oldcxt;
+		TupleDesc	tupdesc;
+		char	   *symbol;
+		char	   *timeframe;
+		int64		step;
+		TimestampTz from_ts = PG_ARGISNULL(2) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(2);
+		TimestampTz to_ts = PG_ARGISNULL(3) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(3);
+		int64		first;
+
+		if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("symbol and timeframe must not be NULL")));
+		symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		timeframe = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		step = fsmml_timeframe_usec(timeframe);
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "fsmml_features must return trading.features rows");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		funcctx->tuple_desc = tupdesc;
+
+		scan = palloc0(sizeof(FeatureScan));
+		fsmml_feature_attnums(tupdesc, scan->attnums);
+		scan->symbol = cstring_to_text(symbol);
+		scan->timeframe = cstring_to_text(timeframe);
+		scan->values = palloc0(sizeof(Datum) * tupdesc->natts);
+		scan->nulls = palloc(sizeof(bool) * tupdesc->natts);
+
+		/* Warm-up needs every bar from the first one, whatever from_ts is. */
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		scan->bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, to_ts,
+									 funcctx->multi_call_memory_ctx);
+		SPI_finish();
+
+		scan->state = fsmml_state_new(step);
+		first = 0;
+		while (first < scan->bars->n &&
+			   fsmml_unix_to_ts(scan->bars->bars[first].ts) < from_ts)
+			first++;
+		fsmml_state_run(scan->state, scan->bars, 0, first, NULL, symbol, timeframe);
+		scan->next = first;
+		scan->end = scan->bars->n;
+
+		funcctx->user_fctx = scan;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	scan = funcctx->user_fctx;
+
+	if (scan->next < scan->end)
+	{
+		TupleDesc	tupdesc = funcctx->tuple_desc;
+		const FsBar *bar = &scan->bars->bars[scan->next];
+		FsStatus	rc;
+		HeapTuple	tuple;
+
+		rc = fs_step(scan->state, bar, scan->out);
+		if (rc != FS_OK)
+			fsmml_report_bad_bar(text_to_cstring(scan->symbol),
+								 text_to_cstring(scan->timeframe), bar, rc);
+		scan->next++;
+
+		/* Columns users added are NULL here: only fsmml's are computed. */
+		memset(scan->nulls, true, sizeof(bool) * tupdesc->natts);
+		scan->values[0] = PointerGetDatum(scan->symbol);
+		scan->values[1] = PointerGetDatum(scan->timeframe);
+		scan->values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bar->ts));
+		scan->nulls[0] = scan->nulls[1] = scan->nulls[2] = false;
+		for (int i = 0; i < FS_NFEATURES; i++)
+		{
+			int			a = scan->attnums[i] - 1;
+
+			if (isfinite(scan->out[i]))
+			{
+				scan->values[a] = Float8GetDatum(scan->out[i]);
+				scan->nulls[a] = false;
+			}
+		}
+		tuple = heap_form_tuple(tupdesc, scan->values, scan->nulls);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* A prepared upsert of one batch of feature rows (arrays, one per column). */
+static SPIPlanPtr
+prepare_feature_upsert(void)
+{
+	StringInfoData sql;
+	Oid		   *types;
+	int			nargs = 3 + FS_NFEATURES;
+	SPIPlanPtr	plan;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\"");
+	for (int i = 0; i < FS_NFEATURES; i++)
+		appendStringInfo(&sql, ", %s", quote_identifier(fs_feature_catalog[i].name));
+	appendStringInfoString(&sql, ") SELECT $1, $2, u.* FROM unnest($3");
+	for (int i = 0; i < FS_NFEATURES; i++)
+		appendStringInfo(&sql, ", $%d", i + 4);
+	appendStringInfoString(&sql, ") AS u ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET ");
+	for (int i = 0; i < FS_NFEATURES; i++)
+	{
+		const char *col = quote_identifier(fs_feature_catalog[i].name);
+
+		appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i ? ", " : "", col, col);
+	}
+
+	types = palloc(sizeof(Oid) * nargs);
+	types[0] = TEXTOID;
+	types[1] = TEXTOID;
+	types[2] = TIMESTAMPTZARRAYOID;
+	for (int i = 0; i < FS_NFEATURES; i++)
+		types[3 + i] = FLOAT8ARRAYOID;
+	plan = SPI_prepare(sql.data, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for the features upsert: %s",
+			 SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * Writes rows [0, n) of features (row-major) for bars ts[] through the
+ * prepared upsert.  NaN/Inf become NULL.
+ */
+static void
+write_feature_batch(SPIPlanPtr plan, Datum symbol, Datum timeframe,
+					const FsBar *bars, const double *feats, int n)
+{
+	int			nargs = 3 + FS_NFEATURES;
+	Datum	   *args = palloc(sizeof(Datum) * nargs);
+	char	   *argnulls = palloc(nargs);
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	bool	   *enulls = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			rc;
+
+	memset(argnulls, ' ', nargs);
+	args[0] = symbol;
+	args[1] = timeframe;
+	for (int r = 0; r < n; r++)
+		elems[r] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[r].ts));
+	args[2] = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	for (int i = 0; i < FS_NFEATURES; i++)
+	{
+		for (int r = 0; r < n; r++)
+		{
+			double		v = feats[(int64) r * FS_NFEATURES + i];
+
+			enulls[r] = !isfinite(v);
+			elems[r] = Float8GetDatum(enulls[r] ? 0.0 : v);
+		}
+		args[3 + i] = PointerGetDatum(construct_md_array(elems, enulls, 1, dims, lbs,
+														 FLOAT8OID, 8, FLOAT8PASSBYVAL,
+														 TYPALIGN_DOUBLE));
+	}
+	rc = SPI_execute_plan(plan, args, argnulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "writing features failed: %s", SPI_result_code_string(rc));
+	for (int i = 2; i < nargs; i++)
+		pfree(DatumGetPointer(args[i]));
+	pfree(args);
+	pfree(argnulls);
+	pfree(elems);
+	pfree(enulls);
+}
+
+/* ---------------------------------------------------------------- saved state */
+
+typedef struct SavedState
+{
+	bool		found;
+	TimestampTz last_ts;
+	int64		nbars;
+	FsState    *state;			/* NULL when the stored blob is not valid */
+} SavedState;
+
+static SavedState
+load_state(const char *symbol, const char *timeframe)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	SavedState	s = {0};
+	int			rc;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	rc = SPI_execute_with_args("SELECT last_ts, nbars, state FROM fsmml.feature_state "
+							   "WHERE symbol = $1 AND timeframe = $2",
+							   2, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading fsmml.feature_state failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bytea	   *blob;
+
+		s.found = true;
+		s.last_ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+		s.nbars = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		blob = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		if (fs_state_valid((const FsState *) VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob)))
+		{
+			s.state = palloc(fs_state_size());
+			memcpy(s.state, VARDATA_ANY(blob), fs_state_size());
+		}
+	}
+	return s;
+}
+
+static void
+save_state(const char *symbol, const char *timeframe, const FsState *st)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, BYTEAOID};
+	Datum		values[5];
+	bytea	   *blob = palloc(VARHDRSZ + fs_state_size());
+	int			rc;
+
+	SET_VARSIZE(blob, VARHDRSZ + fs_state_size());
+	memcpy(VARDATA(blob), st, fs_state_size());
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(fs_state_last_ts(st)));
+	values[3] = Int64GetDatum(fs_state_nbars(st));
+	values[4] = PointerGetDatum(blob);
+	rc = SPI_execute_with_args("INSERT INTO fsmml.feature_state AS s "
+							   "(symbol, timeframe, last_ts, nbars, state) "
+							   "VALUES ($1, $2, $3, $4, $5) "
+							   "ON CONFLICT (symbol, timeframe) DO UPDATE SET "
+							   "last_ts = EXCLUDED.last_ts, nbars = EXCLUDED.nbars, "
+							   "state = EXCLUDED.state, updated_at = now()",
+							   5, types, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "saving fsmml.feature_state failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Earliest bar at or before last_ts that has no feature row: a bar inserted
+ * into the past after the last build.  DT_NOEND when there is none.
+ */
+static TimestampTz
+first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(last_ts);
+	rc = SPI_execute_with_args("SELECT min(h.\"timestamp\") FROM trading.historicaldata h "
+							   "WHERE h.symbol = $1 AND h.timeframe = $2 AND h.\"timestamp\" <= $3 "
+							   "AND NOT EXISTS (SELECT 1 FROM trading.features f "
+							   "WHERE f.symbol = h.symbol AND f.timeframe = h.timeframe "
+							   "AND f.\"timestamp\" = h.\"timestamp\")",
+							   3, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "looking for back-filled bars failed: %s", SPI_result_code_string(rc));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
+/* Feature rows whose bar was deleted since the last build. */
+static uint64
+delete_orphan_features(const char *symbol, const char *timeframe)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			rc;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	rc = SPI_execute_with_args("DELETE FROM trading.features f "
+							   "WHERE f.symbol = $1 AND f.timeframe = $2 AND NOT EXISTS "
+							   "(SELECT 1 FROM trading.historicaldata h WHERE h.symbol = f.symbol "
+							   "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\")",
+							   2, types, values, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "deleting orphan features failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static void
+lock_series(const char *symbol, const char *timeframe)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(psprintf("fsmml.features:%s:%s", symbol, timeframe));
+	if (SPI_execute_with_args("SELECT pg_advisory_xact_lock(hashtext($1))",
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the series");
+}
+
+/* ---------------------------------------------------------------- build */
+
+/*
+ * Builds and upserts features of one series.  Returns rows written.
+ *
+ * With since NULL it resumes from the saved state when the bars up to the
+ * last built one are unchanged in number; otherwise (first build, bars
+ * inserted into or deleted from the past, state from another layout) it
+ * recomputes from the first bar and rewrites from the first changed bar.
+ * With since given it rewrites every row at or after since.
+ */
+int64
+fsmml_build_features_internal(const char *symbol, const char *timeframe,
+							  TimestampTz since, bool has_since)
+{
+	int64		step = fsmml_timeframe_usec(timeframe);
+	MemoryContext opcxt;
+	MemoryContext oldcxt;
+	SavedState	saved;
+	FsState    *st;
+	FsmmlBars  *bars;
+	TimestampTz write_from;
+	TimestampTz read_from;
+	int64		first_write;
+	int64		ngaps_before;
+	int64		written = 0;
+	SPIPlanPtr	plan;
+	double	   *out;
+	Datum		dsym;
+	Datum		dtf;
+
+	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml build features",
+								  ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(opcxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lock_series(symbol, timeframe);
+	saved = load_state(symbol, timeframe);
+
+	st = NULL;
+	write_from = has_since ? since : DT_NOBEGIN;
+	if (saved.found && saved.state != NULL &&
+		(!has_since || since > saved.last_ts) &&
+		fsmml_count_bars_upto(symbol, timeframe, saved.last_ts) == saved.nbars)
+	{
+		/* The common case: only new bars since the last build. */
+		st = saved.state;
+	}
+	else if (saved.found && !has_since)
+	{
+		TimestampTz changed = first_unbuilt_bar(symbol, timeframe, saved.last_ts);
+		uint64		orphans = delete_orphan_features(symbol, timeframe);
+
+		if (changed != DT_NOEND)
+			write_from = changed;
+		else if (orphans == 0 && saved.state == NULL)
+			write_from = DT_NOBEGIN;	/* state from another layout: rewrite all */
+		else
+			write_from = saved.last_ts; /* bars deleted: rewrite what follows */
+		ereport(NOTICE,
+				(errmsg("%s %s: bars changed before the last built bar; recomputing from the first bar",
+						symbol, timeframe),
+				 errdetail("Rows from %s on are rewritten%s.",
+						   write_from == DT_NOBEGIN ? "the first bar" : timestamptz_to_str(write_from),
+						   orphans ? psprintf("; %llu rows of deleted bars removed",
+											  (unsigned long long) orphans) : "")));
+	}
+	if (st == NULL)
+		st = fsmml_state_new(step);
+
+	read_from = fs_state_nbars(st) > 0 ?
+		fsmml_unix_to_ts(fs_state_last_ts(st)) + 1 : DT_NOBEGIN;
+	bars = fsmml_read_bars(symbol, timeframe, read_from, DT_NOEND, opcxt);
+	if (bars->n == 0 && fs_state_nbars(st) == 0)
+		ereport(NOTICE,
+				(errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe)));
+
+	/* Bars before write_from only warm the state up. */
+	first_write = 0;
+	while (first_write < bars->n && fsmml_unix_to_ts(bars->bars[first_write].ts) < write_from)
+		first_write++;
+	ngaps_before = fs_state_ngaps(st);
+	fsmml_state_run(st, bars, 0, first_write, NULL, symbol, timeframe);
+
+	plan = prepare_feature_upsert();
+	dsym = CStringGetTextDatum(symbol);
+	dtf = CStringGetTextDatum(timeframe);
+	out = palloc(sizeof(double) * FS_NFEATURES * WRITE_BATCH);
+	for (int64 i = first_write; i < bars->n; i += WRITE_BATCH)
+	{
+		int			n = (int) Min(WRITE_BATCH, bars->n - i);
+
+		fsmml_state_run(st, bars, i, i + n, out, symbol, timeframe);
+		write_feature_batch(plan, dsym, dtf, bars->bars + i, out, n);
+		written += n;
+	}
+	if (fs_state_ngaps(st) > ngaps_before)
+		ereport(NOTICE,
+				(errmsg("%s %s: " INT64_FORMAT " bars followed a gap (missing bars)",
+						symbol, timeframe, fs_state_ngaps(st) - ngaps_before),
+				 errdetail("Indicators run over the bars present, counted in bars.")));
+
+	if (fs_state_nbars(st) > 0)
+		save_state(symbol, timeframe, st);
+	SPI_finish();
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(opcxt);
+	return written;
+}
+
+PG_FUNCTION_INFO_V1(fsmml_build_features);
+
+Datum
+fsmml_build_features(PG_FUNCTION_ARGS)
+{
+	char	   *symbol;
+	char	   *timeframe;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("symbol and timeframe must not be NULL")));
+	symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	timeframe = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_INT64(fsmml_build_features_internal(symbol, timeframe,
+												  PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2),
+												  !PG_ARGISNULL(2)));
+}
