@@ -384,6 +384,39 @@ BEGIN
 END
 $$;
 
+/* ---------------------------------------------------------------- training */
+
+-- Trains an agent with walk-forward validation and registers the version.
+CREATE FUNCTION fsmml_train(agent text, symbol text, timeframe text, params jsonb DEFAULT '{}')
+RETURNS TABLE (version_id bigint, instance text, version text, status text, metrics jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_train'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+/* ---------------------------------------------------------------- training progress */
+
+-- One row per running training (shared memory; empty unless fsmml is in
+-- shared_preload_libraries).  fsmml.training_progress wraps it.
+CREATE FUNCTION fsmml_training_progress(
+    OUT pid integer, OUT instance text, OUT phase text,
+    OUT fold integer, OUT folds integer, OUT round integer, OUT total_rounds integer,
+    OUT started_at timestamptz, OUT elapsed interval, OUT eta interval,
+    OUT metric_name text, OUT metric double precision)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'fsmml_training_progress'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE VIEW fsmml.training_progress AS SELECT * FROM fsmml_training_progress();
+COMMENT ON VIEW fsmml.training_progress IS
+    'Running trainings: phase, fold, boosting round, elapsed, ETA, latest validation metric (needs shared_preload_libraries = fsmml)';
+
+-- Diagnostic: walks the progress API through a fake training that only
+-- sleeps round_ms per round, to check fsmml.training_progress and the fold NOTICEs.
+CREATE FUNCTION fsmml_progress_simulate(instance text, folds integer, rounds integer, round_ms integer)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'fsmml_progress_simulate'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
 /* ---------------------------------------------------------------- dump, roles */
 
 SELECT pg_catalog.pg_extension_config_dump('trading.features', '');
@@ -434,3 +467,10 @@ GRANT EXECUTE ON FUNCTION fsmml_build_features(text, text, timestamptz) TO fsmml
 REVOKE ALL ON FUNCTION fsmml_resample(text, text, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_resample(text, text, text, timestamptz) TO fsmml_trainer;
 GRANT SELECT ON fsmml.feature_catalog TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_train(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_train(text, text, text, jsonb) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_training_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_training_progress() TO fsmml_reader;
+GRANT SELECT ON fsmml.training_progress TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) TO fsmml_admin;

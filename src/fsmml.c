@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "fsmml.h"
+#include "progress.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,4 +41,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("fsmml");
+
+	fsmml_progress_init();
 }

@@ -19,6 +19,8 @@ extern int	fsmml_train_nthread;	/* fsmml.train_nthread: threads for training, 0 
 extern int64 fsmml_timeframe_usec(const char *tf);	/* ERROR when invalid */
 extern bool fsmml_timeframe_is_valid(const char *tf);
 extern int64 fsmml_timeframe_usec_text(text *tf);
+/* "2024-01-01T00:00:00Z" for a Unix-microsecond time (palloc'd). */
+extern char *fsmml_iso8601(int64 unix_us);
 
 /* Offset from the PostgreSQL epoch (2000-01-01) to the Unix epoch, in microseconds. */
 #define FSMML_PG_UNIX_EPOCH_USEC \

@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -71,4 +73,16 @@ fsmml_timeframe_interval(PG_FUNCTION_ARGS)
 	else
 		iv->time = us;
 	PG_RETURN_INTERVAL_P(iv);
+}
+
+char *
+fsmml_iso8601(int64 unix_us)
+{
+	time_t		secs = (time_t) (unix_us >= 0 ? unix_us / USECS_PER_SEC :
+								 -((-unix_us + USECS_PER_SEC - 1) / USECS_PER_SEC));
+	struct tm	tm;
+
+	gmtime_r(&secs, &tm);
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
