@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# demo.sh — the main job end to end on a throwaway cluster: build and install
+# fsmml, load the bundled sample bars, build features, train, score, show signals.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export PATH=/usr/lib/postgresql/15/bin:$PATH
+RUN=${FSMML_DEMO_DIR:-/tmp/fsmml-demo}
+
+./scripts/deps.sh
+./scripts/build.sh
+. scripts/cluster.sh
+trap 'cluster_stop "$RUN"' EXIT
+cluster_start "$RUN" fsmml
+echo "cluster: socket $RUN, database fsmml_demo"
+
+psql -qX -d postgres -c "CREATE DATABASE fsmml_demo"
+psql -qX -d fsmml_demo -c "CREATE EXTENSION fsmml"
+gzip -dc data/btcusdt_1m_sample.csv.gz |
+    psql -qX -d fsmml_demo -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+psql -X -d fsmml_demo -v ON_ERROR_STOP=1 -f scripts/demo.sql
