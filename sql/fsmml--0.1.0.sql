@@ -126,8 +126,7 @@ CREATE FUNCTION fsmml_features(symbol text, timeframe text,
                                from_ts timestamptz DEFAULT NULL, to_ts timestamptz DEFAULT NULL)
 RETURNS SETOF trading.features
     AS 'MODULE_PATHNAME', 'fsmml_features'
-    LANGUAGE C STABLE CALLED ON NULL INPUT
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C STABLE CALLED ON NULL INPUT;
 
 -- Computes and upserts trading.features of one series; returns rows written.
 CREATE FUNCTION fsmml_build_features(symbol text, timeframe text, since timestamptz DEFAULT NULL)

@@ -120,7 +120,8 @@ fsmml_read_bars(const char *symbol, const char *timeframe,
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) &recv;
 	rc = SPI_execute_plan_extended(plan, &opts);
-	if (rc != SPI_OK_SELECT)
+	/* SPI reports a SELECT into a DestNone receiver as a utility command. */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "reading bars failed: %s", SPI_result_code_string(rc));
 	SPI_freeplan(plan);
 	return out;

@@ -23,10 +23,15 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "bars.h"
+#include "bulk_insert.h"
 #include "fsmml_features.h"
 #include "fsmml.h"
 
@@ -135,122 +140,189 @@ fsmml_state_run(FsState *st, const FsmmlBars *b, int64 from, int64 to, double *o
 
 /* ---------------------------------------------------------------- fsmml_features */
 
-typedef struct FeatureScan
+/*
+ * Rows of trading.features formed by hand.  The generic heap_form_tuple
+ * walks all 61+ attributes twice per row and zeroes a fresh buffer, which
+ * cost more than computing the features; here the layout is fixed (two
+ * short texts, then 8-byte values, user columns NULL), so one pass fills a
+ * reused buffer.  Any other column layout falls back to the generic path.
+ */
+typedef struct RowFormer
 {
-	FsmmlBars  *bars;
-	FsState    *state;
-	int64		next;			/* next bar to step and return */
-	int64		end;			/* one past the last bar to return */
-	AttrNumber	attnums[FS_NFEATURES];
-	text	   *symbol;
-	text	   *timeframe;
+	TupleDesc	tupdesc;
+	bool		fast;
+	int			natts;
+	int16	   *feature_of;		/* per attribute: kernel index, -1 key, -2 user column */
+	char	   *keys;			/* symbol and timeframe as short varlenas */
+	int			keys_len;
+	char	   *buf;			/* HeapTupleHeader + data */
+	Size		buflen;
 	Datum	   *values;
 	bool	   *nulls;
-	double		out[FS_NFEATURES];
-} FeatureScan;
+} RowFormer;
+
+static RowFormer *
+row_former_new(TupleDesc tupdesc, const AttrNumber *attnums, const char *symbol,
+			   const char *timeframe)
+{
+	RowFormer  *rf = palloc0(sizeof(RowFormer));
+	int			ls = strlen(symbol),
+				lt = strlen(timeframe);
+
+	rf->tupdesc = tupdesc;
+	rf->natts = tupdesc->natts;
+	rf->feature_of = palloc(sizeof(int16) * rf->natts);
+	for (int a = 0; a < rf->natts; a++)
+		rf->feature_of[a] = a < 3 ? -1 : -2;
+	for (int k = 0; k < FS_NFEATURES; k++)
+		rf->feature_of[attnums[k] - 1] = k;
+	rf->fast = ls + 1 <= VARATT_SHORT_MAX && lt + 1 <= VARATT_SHORT_MAX &&
+		TupleDescAttr(tupdesc, 0)->atttypid == TEXTOID &&
+		TupleDescAttr(tupdesc, 1)->atttypid == TEXTOID &&
+		TupleDescAttr(tupdesc, 2)->atttypid == TIMESTAMPTZOID;
+	rf->keys = palloc(ls + lt + 2);
+	SET_VARSIZE_SHORT(rf->keys, ls + 1);
+	memcpy(rf->keys + 1, symbol, ls);
+	SET_VARSIZE_SHORT(rf->keys + ls + 1, lt + 1);
+	memcpy(rf->keys + ls + 2, timeframe, lt);
+	rf->keys_len = ls + lt + 2;
+	rf->buflen = MAXALIGN(SizeofHeapTupleHeader + BITMAPLEN(rf->natts)) +
+		rf->keys_len + 8 + 8 * (FS_NFEATURES + 1);
+	rf->buf = palloc0(rf->buflen);
+	rf->values = palloc0(sizeof(Datum) * rf->natts);
+	rf->nulls = palloc(sizeof(bool) * rf->natts);
+	return rf;
+}
+
+/* Appends one row (features f of the bar at ts) to the tuplestore. */
+static void
+row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const double *f)
+{
+	HeapTupleHeader td = (HeapTupleHeader) rf->buf;
+	int			hoff = MAXALIGN(SizeofHeapTupleHeader + BITMAPLEN(rf->natts));
+	bits8	   *bits = td->t_bits;
+	char	   *data = rf->buf + hoff;
+	Size		off = rf->keys_len;
+	HeapTupleData tuple;
+
+	if (!rf->fast)
+	{
+		memset(rf->nulls, true, sizeof(bool) * rf->natts);
+		rf->values[0] = PointerGetDatum(rf->keys);
+		rf->values[1] = PointerGetDatum(rf->keys + VARSIZE_SHORT(rf->keys));
+		rf->values[2] = TimestampTzGetDatum(ts);
+		rf->nulls[0] = rf->nulls[1] = rf->nulls[2] = false;
+		for (int a = 3; a < rf->natts; a++)
+			if (rf->feature_of[a] >= 0 && isfinite(f[rf->feature_of[a]]))
+			{
+				rf->values[a] = Float8GetDatum(f[rf->feature_of[a]]);
+				rf->nulls[a] = false;
+			}
+		tuplestore_putvalues(store, rf->tupdesc, rf->values, rf->nulls);
+		return;
+	}
+
+	memset(bits, 0, BITMAPLEN(rf->natts));
+	bits[0] = 0x07;				/* symbol, timeframe, timestamp */
+	memcpy(data, rf->keys, rf->keys_len);
+	/* timestamptz is 8-byte aligned, like every feature column */
+	while (off % 8)
+		data[off++] = 0;
+	memcpy(data + off, &ts, 8);
+	off += 8;
+	for (int a = 3; a < rf->natts; a++)
+	{
+		int			k = rf->feature_of[a];
+
+		if (k >= 0 && isfinite(f[k]))
+		{
+			memcpy(data + off, &f[k], 8);
+			off += 8;
+			bits[a >> 3] |= 1 << (a & 7);
+		}
+	}
+	HeapTupleHeaderSetDatumLength(td, hoff + off);
+	HeapTupleHeaderSetTypeId(td, rf->tupdesc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, rf->tupdesc->tdtypmod);
+	ItemPointerSetInvalid(&td->t_ctid);
+	HeapTupleHeaderSetNatts(td, rf->natts);
+	td->t_hoff = hoff;
+	td->t_infomask = HEAP_HASNULL | HEAP_HASVARWIDTH;
+	tuple.t_len = hoff + off;
+	tuple.t_data = td;
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuplestore_puttuple(store, &tuple);
+}
 
 PG_FUNCTION_INFO_V1(fsmml_features);
 
 /*
- * Value-per-call: bars are read once, then each call steps one bar, so a
- * count(*) over a million rows never materialises them.
+ * Materialize mode: a function scan stores rows in a tuplestore anyway, so
+ * writing them there directly saves forming each row twice.
  */
 Datum
 fsmml_features(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	FeatureScan *scan;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
+	char	   *symbol;
+	char	   *timeframe;
+	int64		step;
+	TimestampTz from_ts = PG_ARGISNULL(2) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(2);
+	TimestampTz to_ts = PG_ARGISNULL(3) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(3);
+	AttrNumber	attnums[FS_NFEATURES];
+	FsmmlBars  *bars;
+	FsState    *st;
+	int64		first;
+	double	   *out;
+	RowFormer  *rf;
 
-	if (SRF_IS_FIRSTCALL())
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("symbol and timeframe must not be NULL")));
+	symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	timeframe = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	step = fsmml_timeframe_usec(timeframe);
+
+	InitMaterializedSRF(fcinfo, 0);
+	tupdesc = rsinfo->setDesc;
+	fsmml_feature_attnums(tupdesc, attnums);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml features",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+
+	/* Warm-up needs every bar from the first one, whatever from_ts is. */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, to_ts, cxt);
+	SPI_finish();
+
+	st = fsmml_state_new(step);
+	first = 0;
+	while (first < bars->n && fsmml_unix_to_ts(bars->bars[first].ts) < from_ts)
+		first++;
+	fsmml_state_run(st, bars, 0, first, NULL, symbol, timeframe);
+
+	out = palloc(sizeof(double) * FS_NFEATURES * WRITE_BATCH);
+	rf = row_former_new(tupdesc, attnums, symbol, timeframe);
+	for (int64 i = first; i < bars->n; i += WRITE_BATCH)
 	{
-		MemoryContext oldcxt;
-		TupleDesc	tupdesc;
-		char	   *symbol;
-		char	   *timeframe;
-		int64		step;
-		TimestampTz from_ts = PG_ARGISNULL(2) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(2);
-		TimestampTz to_ts = PG_ARGISNULL(3) ? DT_NOEND : PG_GETARG_TIMESTAMPTZ(3);
-		int64		first;
+		int			n = (int) Min(WRITE_BATCH, bars->n - i);
 
-		if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("symbol and timeframe must not be NULL")));
-		symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		timeframe = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		step = fsmml_timeframe_usec(timeframe);
-
-		funcctx = SRF_FIRSTCALL_INIT();
-		oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "fsmml_features must return trading.features rows");
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		funcctx->tuple_desc = tupdesc;
-
-		scan = palloc0(sizeof(FeatureScan));
-		fsmml_feature_attnums(tupdesc, scan->attnums);
-		scan->symbol = cstring_to_text(symbol);
-		scan->timeframe = cstring_to_text(timeframe);
-		scan->values = palloc0(sizeof(Datum) * tupdesc->natts);
-		scan->nulls = palloc(sizeof(bool) * tupdesc->natts);
-
-		/* Warm-up needs every bar from the first one, whatever from_ts is. */
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		scan->bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, to_ts,
-									 funcctx->multi_call_memory_ctx);
-		SPI_finish();
-
-		scan->state = fsmml_state_new(step);
-		first = 0;
-		while (first < scan->bars->n &&
-			   fsmml_unix_to_ts(scan->bars->bars[first].ts) < from_ts)
-			first++;
-		fsmml_state_run(scan->state, scan->bars, 0, first, NULL, symbol, timeframe);
-		scan->next = first;
-		scan->end = scan->bars->n;
-
-		funcctx->user_fctx = scan;
-		MemoryContextSwitchTo(oldcxt);
+		fsmml_state_run(st, bars, i, i + n, out, symbol, timeframe);
+		for (int r = 0; r < n; r++)
+			row_former_put(rf, rsinfo->setResult, fsmml_unix_to_ts(bars->bars[i + r].ts),
+						   out + (int64) r * FS_NFEATURES);
 	}
 
-	funcctx = SRF_PERCALL_SETUP();
-	scan = funcctx->user_fctx;
-
-	if (scan->next < scan->end)
-	{
-		TupleDesc	tupdesc = funcctx->tuple_desc;
-		const FsBar *bar = &scan->bars->bars[scan->next];
-		FsStatus	rc;
-		HeapTuple	tuple;
-
-		rc = fs_step(scan->state, bar, scan->out);
-		if (rc != FS_OK)
-			fsmml_report_bad_bar(text_to_cstring(scan->symbol),
-								 text_to_cstring(scan->timeframe), bar, rc);
-		scan->next++;
-
-		/* Columns users added are NULL here: only fsmml's are computed. */
-		memset(scan->nulls, true, sizeof(bool) * tupdesc->natts);
-		scan->values[0] = PointerGetDatum(scan->symbol);
-		scan->values[1] = PointerGetDatum(scan->timeframe);
-		scan->values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bar->ts));
-		scan->nulls[0] = scan->nulls[1] = scan->nulls[2] = false;
-		for (int i = 0; i < FS_NFEATURES; i++)
-		{
-			int			a = scan->attnums[i] - 1;
-
-			if (isfinite(scan->out[i]))
-			{
-				scan->values[a] = Float8GetDatum(scan->out[i]);
-				scan->nulls[a] = false;
-			}
-		}
-		tuple = heap_form_tuple(tupdesc, scan->values, scan->nulls);
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
-	}
-	SRF_RETURN_DONE(funcctx);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -338,6 +410,72 @@ write_feature_batch(SPIPlanPtr plan, Datum symbol, Datum timeframe,
 	pfree(argnulls);
 	pfree(elems);
 	pfree(enulls);
+}
+
+/*
+ * Fast path: new rows go straight into the heap and indexes (COPY-like);
+ * see bulk_insert.c.
+ */
+static void
+bulk_write_features(FsmmlBulkInsert *bi, const AttrNumber *attnums, Datum symbol,
+					Datum timeframe, const FsBar *bars, const double *feats, int n,
+					Datum *values, bool *nulls)
+{
+	int			natts = fsmml_bulk_insert_tupdesc(bi)->natts;
+
+	for (int r = 0; r < n; r++)
+	{
+		const double *f = feats + (int64) r * FS_NFEATURES;
+
+		memset(nulls, true, sizeof(bool) * natts);
+		values[0] = symbol;
+		values[1] = timeframe;
+		values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[r].ts));
+		nulls[0] = nulls[1] = nulls[2] = false;
+		for (int k = 0; k < FS_NFEATURES; k++)
+			if (isfinite(f[k]))
+			{
+				values[attnums[k] - 1] = Float8GetDatum(f[k]);
+				nulls[attnums[k] - 1] = false;
+			}
+		fsmml_bulk_insert_row(bi, values, nulls);
+	}
+}
+
+/* Whether trading.features has columns besides the keys and fsmml's features. */
+static bool
+has_user_columns(TupleDesc tupdesc)
+{
+	int			live = 0;
+
+	for (int a = 0; a < tupdesc->natts; a++)
+		if (!TupleDescAttr(tupdesc, a)->attisdropped)
+			live++;
+	return live > 3 + FS_NFEATURES;
+}
+
+/* Feature rows of the series at or after ts: deleted (delete) or just probed. */
+static uint64
+feature_rows_from(const char *symbol, const char *timeframe, TimestampTz ts, bool delete)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			rc;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(ts);
+	if (delete)
+		rc = SPI_execute_with_args("DELETE FROM trading.features WHERE symbol = $1 "
+								   "AND timeframe = $2 AND \"timestamp\" >= $3",
+								   3, types, values, NULL, false, 0);
+	else
+		rc = SPI_execute_with_args("SELECT 1 FROM trading.features WHERE symbol = $1 "
+								   "AND timeframe = $2 AND \"timestamp\" >= $3 LIMIT 1",
+								   3, types, values, NULL, true, 1);
+	if (rc < 0)
+		elog(ERROR, "probing trading.features failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
 }
 
 /* ---------------------------------------------------------------- saved state */
@@ -497,7 +635,6 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 	int64		first_write;
 	int64		ngaps_before;
 	int64		written = 0;
-	SPIPlanPtr	plan;
 	double	   *out;
 	Datum		dsym;
 	Datum		dtf;
@@ -556,17 +693,54 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 	ngaps_before = fs_state_ngaps(st);
 	fsmml_state_run(st, bars, 0, first_write, NULL, symbol, timeframe);
 
-	plan = prepare_feature_upsert();
 	dsym = CStringGetTextDatum(symbol);
 	dtf = CStringGetTextDatum(timeframe);
 	out = palloc(sizeof(double) * FS_NFEATURES * WRITE_BATCH);
-	for (int64 i = first_write; i < bars->n; i += WRITE_BATCH)
+	if (first_write < bars->n)
 	{
-		int			n = (int) Min(WRITE_BATCH, bars->n - i);
+		Oid			relid = RangeVarGetRelid(makeRangeVar("trading", "features", -1),
+											 RowExclusiveLock, false);
+		Relation	rel = table_open(relid, AccessShareLock);
+		TupleDesc	tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+		TimestampTz first_ts = fsmml_unix_to_ts(bars->bars[first_write].ts);
+		bool		exist;
+		FsmmlBulkInsert *bi = NULL;
+		SPIPlanPtr	plan = NULL;
+		AttrNumber	attnums[FS_NFEATURES];
+		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 
-		fsmml_state_run(st, bars, i, i + n, out, symbol, timeframe);
-		write_feature_batch(plan, dsym, dtf, bars->bars + i, out, n);
-		written += n;
+		table_close(rel, AccessShareLock);
+		fsmml_feature_attnums(tupdesc, attnums);
+
+		/*
+		 * Rows being rewritten are deleted and appended again, unless users
+		 * keep their own columns in them: then they are updated in place.
+		 */
+		exist = feature_rows_from(symbol, timeframe, first_ts, false) > 0;
+		if (exist && !has_user_columns(tupdesc))
+		{
+			feature_rows_from(symbol, timeframe, first_ts, true);
+			exist = false;
+		}
+		if (!exist && fsmml_bulk_insert_possible(relid))
+			bi = fsmml_bulk_insert_begin(relid);
+		else
+			plan = prepare_feature_upsert();
+
+		for (int64 i = first_write; i < bars->n; i += WRITE_BATCH)
+		{
+			int			n = (int) Min(WRITE_BATCH, bars->n - i);
+
+			fsmml_state_run(st, bars, i, i + n, out, symbol, timeframe);
+			if (bi)
+				bulk_write_features(bi, attnums, dsym, dtf, bars->bars + i, out, n, values, nulls);
+			else
+				write_feature_batch(plan, dsym, dtf, bars->bars + i, out, n);
+			written += n;
+		}
+		if (bi)
+			fsmml_bulk_insert_end(bi);
 	}
 	if (fs_state_ngaps(st) > ngaps_before)
 		ereport(NOTICE,
