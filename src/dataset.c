@@ -125,6 +125,46 @@ fsmml_resolve_features(const char *timeframe, List *requested)
 	return out;
 }
 
+/* Bars of this timeframe before a kernel feature's first value. */
+static int64
+feature_warmup_bars(int idx, int64 step)
+{
+	int64		lb = fs_feature_catalog[idx].lookback;
+
+	/* Multi-timeframe look-backs are counted in 1m bars. */
+	if (feature_htf_step(fs_feature_catalog[idx].name) > 0)
+		return (lb * FS_USEC_PER_MIN + step - 1) / step;
+	return lb;
+}
+
+List *
+fsmml_prune_warmup_features(List *features, const char *timeframe, int64 row_from, int64 nbars)
+{
+	int64		step = fsmml_timeframe_usec(timeframe);
+	List	   *kept = NIL;
+	StringInfoData dropped;
+	ListCell   *lc;
+
+	initStringInfo(&dropped);
+	foreach(lc, features)
+	{
+		int			idx = fs_feature_index(lfirst(lc));
+
+		/* NULL in more than half of the window: it would cost more rows than it gives. */
+		if (idx >= 0 && feature_warmup_bars(idx, step) - row_from > (nbars - row_from) / 2)
+			appendStringInfo(&dropped, "%s%s", dropped.len ? ", " : "", (char *) lfirst(lc));
+		else
+			kept = lappend(kept, lfirst(lc));
+	}
+	if (dropped.len > 0)
+		ereport(NOTICE,
+				(errmsg("features left out for lack of warm-up: %s", dropped.data),
+				 errdetail("Their look-back exceeds half of the " INT64_FORMAT " bars in the window.",
+						   nbars - row_from),
+				 errhint("Load more history, or name features in params.features to force them.")));
+	return kept;
+}
+
 /*
  * Fills columns of user features (kernel_idx < 0) for rows whose bar
  * timestamps are ts[0..n), which ascend; rows without a features row get NaN.

@@ -30,6 +30,13 @@ typedef struct FsmmlDataset
 extern List *fsmml_resolve_features(const char *timeframe, List *requested);
 
 /*
+ * The default feature set without the features whose warm-up covers more
+ * than half of bars [row_from, nbars) (a NOTICE names them).
+ */
+extern List *fsmml_prune_warmup_features(List *features, const char *timeframe,
+										 int64 row_from, int64 nbars);
+
+/*
  * Rows for bars [row_from, row_to) of bars (all bars of the series from the
  * first, so the kernel warms up exactly as in fsmml_build_features).  With
  * horizon > 0, rows get labels and rows without one are dropped; with

@@ -348,6 +348,8 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe),
 				 errhint("Load bars for the symbol and timeframe first; symbols are case-sensitive.")));
+	if (p->features == NIL)
+		features = fsmml_prune_warmup_features(features, timeframe, window_start(bars, p), bars->n);
 	ds = fsmml_dataset_build(symbol, timeframe, bars, window_start(bars, p), bars->n,
 							 features, p->horizon, true, cxt);
 	if (ds->nrows == 0 && ds->dropped_null > 0)
