@@ -383,6 +383,19 @@ BEGIN
 END
 $$;
 
+/* ---------------------------------------------------------------- XGBoost */
+
+-- XGBoost library version, e.g. '1.7.4'.
+CREATE FUNCTION fsmml_xgb_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'fsmml_xgb_version'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- Checks XGBoost parameters by running one boosting round on 256x4 synthetic
+-- rows (objective binary:logistic unless given); returns the resolved config.
+CREATE FUNCTION fsmml_xgb_check_params(params jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'fsmml_xgb_check_params'
+    LANGUAGE C VOLATILE STRICT;
+
 /* ---------------------------------------------------------------- training */
 
 -- Trains an agent with walk-forward validation and registers the version.

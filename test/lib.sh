@@ -1,0 +1,32 @@
+# lib.sh — sourced by test/shell/*.sh: TAP-ish output and small helpers.
+# The harness (scripts/test.sh) exports PGHOST PGPORT PGUSER PGDATABASE of a
+# database where fsmml is installed.
+ROOT=${FSMML_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+SHARED=${FSMML_SHARED:-$ROOT/../shared}
+PY=/usr/bin/python3
+failures=0
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+check() {   # check "name" command...
+    local name=$1; shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+q() { psql -X -At -v ON_ERROR_STOP=1 -c "$1"; }
+finish() { [ "$failures" -eq 0 ]; exit $?; }
+
+# Loads bars from gen_bars.py (../shared/bench) into trading.historicaldata.
+load_gen_bars() {   # load_gen_bars SYMBOL ARGS...
+    local sym=$1; shift
+    "$PY" "$SHARED/bench/gen_bars.py" --symbol "$sym" "$@" |
+        psql -X -q -v ON_ERROR_STOP=1 -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+}
+
+# The bundled sample: 100,000 BTCUSDT 1m bars.
+load_sample_bars() {
+    gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" |
+        psql -X -q -v ON_ERROR_STOP=1 -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+}
+
+# Resident memory of a backend, in kB.
+backend_rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Cancelling a training (pg_cancel_backend, statement_timeout) stops it within
+# a second, leaves no version row and no leaked XGBoost handles, and the same
+# backend serves the next query; many cancels keep its memory flat.
+. "$(dirname "$0")/../lib.sh"
+set -u
+load_sample_bars
+SLOW='{"folds": 1, "rounds": 5000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false, "xgb": {"max_depth": 8, "nthread": 2}}'
+
+# One psql session as a coprocess, so every query runs in the same backend.
+coproc PSQL { psql -X -At -q -v ON_ERROR_STOP=0 2>&1; }
+send() { echo "$1" >&"${PSQL[1]}"; }
+recv() {   # prints lines until the marker line
+    local line
+    while IFS= read -r -t 120 line <&"${PSQL[0]}"; do
+        [ "$line" = "__done__" ] && return 0
+        echo "$line"
+    done
+    return 1
+}
+run() { send "$1"; send "\\echo __done__"; recv; }
+
+pid=$(run "SELECT pg_backend_pid();")
+versions() { q "SELECT count(*) FROM trading.agentversions"; }
+before=$(versions)
+
+# pg_cancel_backend during boosting.
+send "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');"
+send "\\echo __done__"
+for _ in $(seq 100); do
+    r=$(q "SELECT round FROM fsmml.training_progress WHERE pid = $pid")
+    [ -n "$r" ] && [ "$r" -ge 3 ] && break
+    sleep 0.1
+done
+echo "# boosting round $r when cancelled"
+t0=$(date +%s.%N)
+q "SELECT pg_cancel_backend($pid)" >/dev/null
+out=$(recv)
+t1=$(date +%s.%N)
+el=$(echo "$t1 - $t0" | bc)
+echo "# cancel took $el s: $out"
+check "pg_cancel_backend stops boosting within 1 s" [ "$(echo "$el < 1.0" | bc)" = 1 ]
+check "the cancel is reported as such" grep -q "canceling statement due to user request" <<<"$out"
+check "no version row after a cancel" [ "$(versions)" = "$before" ]
+check "the same backend serves the next query" [ "$(run 'SELECT 41 + 1;')" = 42 ]
+check "no progress row left behind" [ -z "$(q "SELECT pid FROM fsmml.training_progress WHERE pid = $pid")" ]
+
+# statement_timeout.
+t0=$(date +%s.%N)
+out=$(run "SET statement_timeout = '2s'; SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW'); RESET statement_timeout;")
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "# statement_timeout 2 s: returned after $el s"
+check "statement_timeout stops training within 1 s of the limit" [ "$(echo "$el < 3.0" | bc)" = 1 ]
+check "the timeout is reported as such" grep -q "statement timeout" <<<"$out"
+check "no version row after a timeout" [ "$(versions)" = "$before" ]
+
+# 50 cancels in a row: the backend's memory stays flat.
+run "SET statement_timeout = '600ms';" >/dev/null
+for _ in 1 2 3 4 5; do run "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');" >/dev/null; done
+rss0=$(backend_rss "$pid")
+timeouts=0
+for _ in $(seq 50); do
+    out=$(run "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');")
+    grep -q "statement timeout" <<<"$out" && timeouts=$((timeouts + 1))
+done
+rss1=$(backend_rss "$pid")
+echo "# RSS before $rss0 kB, after 50 cancelled trainings $rss1 kB ($timeouts timed out)"
+check "50 trainings were cancelled" [ "$timeouts" = 50 ]
+check "RSS flat over 50 cancels (growth < 8 MB)" [ $((rss1 - rss0)) -lt 8192 ]
+check "no version row after 50 cancels" [ "$(versions)" = "$before" ]
+check "backend alive after 50 cancels" [ "$(run 'RESET statement_timeout; SELECT 1;')" = 1 ]
+send "\\q"
+finish
