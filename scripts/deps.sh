@@ -8,7 +8,7 @@ PKGS=(make gcc libc6-dev
       libxgboost-dev libcjson-dev libcurl4-openssl-dev
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       python3 python3-numpy python3-pandas python3-xgboost python3-psycopg2 python3-sklearn
-      ca-certificates gzip procps)
+      ca-certificates gzip procps bc)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -69,7 +69,9 @@ SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"features": "ret_1"}');
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"features": ["ret_1", "no_such_feature"]}');
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"features": ["m5_rsi_14"]}');
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"xgb": {"max_depth": -1}, "rounds": 2}');
+\set VERBOSITY terse
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"xgb": {"objective": "reg:nope"}, "rounds": 2}');
+\set VERBOSITY default
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"lookback": 300}');
 -- All-NULL features: a user column nobody filled.
 ALTER TABLE trading.features ADD COLUMN never_filled double precision;

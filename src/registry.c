@@ -86,7 +86,7 @@ next_version(const FsmmlNewVersion *v)
 							  "FROM trading.agentversions "
 							  "WHERE symbol = $1 AND timeframe = $2 AND agent = $3 "
 							  "ORDER BY id DESC LIMIT 1",
-							  5, types, values, NULL, true, 1) != SPI_OK_SELECT)
+							  5, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the latest version failed");
 	if (SPI_processed == 0)
 		return pstrdup("v1.0.0");
@@ -170,7 +170,7 @@ fsmml_registry_champion(const char *agent, const char *symbol, const char *timef
 	values[2] = CStringGetTextDatum(agent);
 	if (SPI_execute_with_args("SELECT id FROM trading.agentversions WHERE symbol = $1 "
 							  "AND timeframe = $2 AND agent = $3 AND status = 'champion'",
-							  3, types, values, NULL, true, 1) != SPI_OK_SELECT)
+							  3, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the champion failed");
 	if (SPI_processed == 0)
 		return 0;
@@ -216,12 +216,11 @@ fsmml_registry_promote(const char *symbol, int64 version_id, const char *decisio
 	Datum		values[2];
 	char	   *timeframe;
 	char	   *agent;
-	char	   *status;
 	int64		previous;
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = Int64GetDatum(version_id);
-	if (SPI_execute_with_args("SELECT timeframe, agent, status FROM trading.agentversions "
+	if (SPI_execute_with_args("SELECT timeframe, agent FROM trading.agentversions "
 							  "WHERE symbol = $1 AND id = $2",
 							  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the version failed");
@@ -232,14 +231,15 @@ fsmml_registry_promote(const char *symbol, int64 version_id, const char *decisio
 				 errhint("Versions are listed in trading.agentversions.")));
 	timeframe = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	agent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	lock_instance(agent, symbol, timeframe);
+	/* read after the lock (a fresh snapshot): what a concurrent promotion left */
 	previous = fsmml_registry_champion(agent, symbol, timeframe);
-	if (strcmp(status, "champion") == 0)
+	if (previous == version_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("version " INT64_FORMAT " is already the champion of %s", version_id,
-						fsmml_instance_name(agent, symbol, timeframe))));
+						fsmml_instance_name(agent, symbol, timeframe)),
+				 errhint("Promote another version of the instance.")));
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = Int64GetDatum(previous);
