@@ -146,6 +146,12 @@ ALTER TABLE trading.features DROP COLUMN my_signal;
 -- A bar inserted into the past is noticed; rows from it on are rewritten.
 DELETE FROM trading.historicaldata WHERE symbol = 'TEST' AND "timestamp" = '2024-03-01 12:00+00';
 SELECT fsmml_build_features('TEST', '1m');
+SELECT count(*) AS differing_rows FROM (
+    (SELECT * FROM trading.features WHERE symbol = 'TEST'
+     EXCEPT SELECT * FROM fsmml_features('TEST', '1m'))
+    UNION ALL
+    (SELECT * FROM fsmml_features('TEST', '1m')
+     EXCEPT SELECT * FROM trading.features WHERE symbol = 'TEST')) d;
 INSERT INTO trading.historicaldata VALUES ('TEST', '1m', '2024-03-01 12:00+00', 103, 104, 102, 103.5, 20);
 SELECT fsmml_build_features('TEST', '1m');
 SELECT count(*) AS differing_rows FROM (
@@ -156,12 +162,13 @@ SELECT count(*) AS differing_rows FROM (
      EXCEPT SELECT * FROM trading.features WHERE symbol = 'TEST')) d;
 
 -- No look-ahead: truncating the bars changes nothing at or before the cut.
-SELECT cut, count(*) AS differing FROM
-    (VALUES ('2024-03-01 00:30+00'::timestamptz), ('2024-03-01 04:59+00'), ('2024-03-01 05:00+00'),
-            ('2024-03-01 17:23+00'), ('2024-03-02 23:59+00')) AS c(cut),
-    LATERAL ((SELECT * FROM fsmml_features('TEST', '1m', NULL, cut)
-              EXCEPT SELECT * FROM fsmml_features('TEST', '1m') WHERE "timestamp" <= cut)) d
-GROUP BY cut ORDER BY cut;
+SELECT cut, (SELECT count(*) FROM (
+                 SELECT * FROM fsmml_features('TEST', '1m', NULL, cut)
+                 EXCEPT SELECT * FROM fsmml_features('TEST', '1m') WHERE "timestamp" <= cut) d) AS differing,
+       (SELECT count(*) FROM fsmml_features('TEST', '1m', NULL, cut)) AS rows_checked
+FROM (VALUES ('2024-03-01 00:30+00'::timestamptz), ('2024-03-01 04:59+00'), ('2024-03-01 05:00+00'),
+             ('2024-03-01 17:23+00'), ('2024-03-02 23:59+00')) AS c(cut)
+ORDER BY cut;
 
 -- Multi-timeframe: a 5m/1h value is visible only once its bar has closed.
 SELECT "timestamp", m5_ret_1 IS NOT NULL AS m5_visible
@@ -212,7 +219,7 @@ SELECT fsmml_build_features('NOSUCH', '1m');
 SELECT count(*) FROM fsmml_features('NOSUCH', '1m');
 -- Fewer bars than the longest look-back: rows with NULL features, no error.
 INSERT INTO trading.historicaldata
-SELECT 'SHORT', '1h', '2024-01-01 00:00+00'::timestamptz + (i || ' hours')::interval, 10, 11, 9, 10 + i, 5
+SELECT 'SHORT', '1h', '2024-01-01 00:00+00'::timestamptz + (i || ' hours')::interval, 10 + i, 11 + i, 9 + i, 10 + i, 5
 FROM generate_series(0, 9) AS i;
 SELECT fsmml_build_features('SHORT', '1h');
 SELECT count(*) AS rows, count(ema_dist_50) AS ema50_values, count(ret_5) AS ret_5_values,
@@ -240,5 +247,12 @@ SELECT fsmml_build_features('BAD', '1m');
 UPDATE trading.historicaldata SET volume = 1, "timestamp" = '2024-01-01 00:01:30+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01+00';
 SELECT fsmml_build_features('BAD', '1m');
 SELECT fsmml_resample('BAD', '1m', '5m');
+-- Duplicate bars (a bars table without its primary key).
+UPDATE trading.historicaldata SET "timestamp" = '2024-01-01 00:01+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01:30+00';
+ALTER TABLE trading.historicaldata DROP CONSTRAINT historicaldata_pkey;
+INSERT INTO trading.historicaldata VALUES ('BAD', '1m', '2024-01-01 00:01+00', 10, 11, 9, 10, 1);
+SELECT fsmml_build_features('BAD', '1m');
+DELETE FROM trading.historicaldata WHERE symbol = 'BAD';
+ALTER TABLE trading.historicaldata ADD PRIMARY KEY (symbol, timeframe, "timestamp");
 -- Nothing was written for the bad series.
 SELECT count(*) FROM trading.features WHERE symbol = 'BAD';

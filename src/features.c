@@ -577,24 +577,33 @@ first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
 
-/* Feature rows whose bar was deleted since the last build. */
+/*
+ * Deletes feature rows whose bar was deleted since the last build; returns
+ * how many, and in *first the earliest (DT_NOEND when none): every row after
+ * it has to be recomputed, indicators being counted in bars.
+ */
 static uint64
-delete_orphan_features(const char *symbol, const char *timeframe)
+delete_orphan_features(const char *symbol, const char *timeframe, TimestampTz *first)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
+	bool		isnull;
+	Datum		d;
 	int			rc;
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
-	rc = SPI_execute_with_args("DELETE FROM trading.features f "
+	rc = SPI_execute_with_args("WITH d AS (DELETE FROM trading.features f "
 							   "WHERE f.symbol = $1 AND f.timeframe = $2 AND NOT EXISTS "
 							   "(SELECT 1 FROM trading.historicaldata h WHERE h.symbol = f.symbol "
-							   "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\")",
+							   "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\") "
+							   "RETURNING f.\"timestamp\") SELECT count(*), min(\"timestamp\") FROM d",
 							   2, types, values, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "deleting orphan features failed: %s", SPI_result_code_string(rc));
-	return SPI_processed;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	*first = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 static void
@@ -660,14 +669,13 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 	else if (saved.found && !has_since)
 	{
 		TimestampTz changed = first_unbuilt_bar(symbol, timeframe, saved.last_ts);
-		uint64		orphans = delete_orphan_features(symbol, timeframe);
+		TimestampTz deleted;
+		uint64		orphans = delete_orphan_features(symbol, timeframe, &deleted);
 
-		if (changed != DT_NOEND)
-			write_from = changed;
-		else if (orphans == 0 && saved.state == NULL)
+		/* Rewrite from the first inserted or deleted bar on. */
+		write_from = Min(changed, deleted);
+		if (write_from == DT_NOEND)
 			write_from = DT_NOBEGIN;	/* state from another layout: rewrite all */
-		else
-			write_from = saved.last_ts; /* bars deleted: rewrite what follows */
 		ereport(NOTICE,
 				(errmsg("%s %s: bars changed before the last built bar; recomputing from the first bar",
 						symbol, timeframe),
