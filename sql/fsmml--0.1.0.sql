@@ -429,6 +429,50 @@ CREATE FUNCTION fsmml_progress_simulate(instance text, folds integer, rounds int
     AS 'MODULE_PATHNAME', 'fsmml_progress_simulate'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
+/* ---------------------------------------------------------------- registry API */
+
+-- Makes a version the champion of its instance (decision 'manual'); returns
+-- the previous champion's id, or NULL when the instance had none.
+CREATE FUNCTION fsmml_promote(version_id bigint, reason text DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_promote'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Picks and promotes a version: best_score (best hold-out PnL, then AUC, then
+-- newest), most_recent, or rollback (the champion before the current one).
+-- Returns the champion's id; a no-op (NOTICE) when it already is champion.
+CREATE FUNCTION fsmml_deploy(agent text, symbol text, timeframe text,
+                             strategy text DEFAULT 'best_score')
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_deploy'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Registers an XGBoost model trained elsewhere (JSON or UBJ) as a new version
+-- (challenger, or champion of a new instance); returns its id.
+CREATE FUNCTION fsmml_import_model(agent text, symbol text, timeframe text, model bytea,
+                                   feature_names text[], params jsonb DEFAULT '{}')
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_import_model'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- A version's model in XGBoost's own JSON format, loadable by any binding.
+CREATE FUNCTION fsmml_export_model(version_id bigint)
+RETURNS bytea
+    AS 'MODULE_PATHNAME', 'fsmml_export_model'
+    LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
+
+-- A version's model card (markdown): data, split, parameters, metrics,
+-- feature importance, known risks, how to use it.
+CREATE FUNCTION fsmml_model_card(version_id bigint)
+RETURNS text
+    AS 'MODULE_PATHNAME', 'fsmml_model_card'
+    LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
+
 /* ---------------------------------------------------------------- dump, roles */
 
 SELECT pg_catalog.pg_extension_config_dump('trading.features', '');
@@ -486,3 +530,13 @@ GRANT EXECUTE ON FUNCTION fsmml_training_progress() TO fsmml_reader;
 GRANT SELECT ON fsmml.training_progress TO fsmml_reader;
 REVOKE ALL ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_promote(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_promote(bigint, text) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_deploy(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_deploy(text, text, text, text) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_import_model(text, text, text, bytea, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_import_model(text, text, text, bytea, text[], jsonb) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_export_model(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_export_model(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_model_card(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_model_card(bigint) TO fsmml_trainer;

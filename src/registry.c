@@ -36,8 +36,8 @@ fsmml_agent_kind(const char *agent)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-static void
-lock_instance(const char *agent, const char *symbol, const char *timeframe)
+void
+fsmml_registry_lock_instance(const char *agent, const char *symbol, const char *timeframe)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
@@ -118,7 +118,7 @@ fsmml_registry_insert(const FsmmlNewVersion *v)
 	char	   *version;
 	bool		first;
 
-	lock_instance(v->agent, v->symbol, v->timeframe);
+	fsmml_registry_lock_instance(v->agent, v->symbol, v->timeframe);
 	version = next_version(v);
 	first = fsmml_registry_champion(v->agent, v->symbol, v->timeframe) == 0;
 
@@ -231,7 +231,7 @@ fsmml_registry_promote(const char *symbol, int64 version_id, const char *decisio
 				 errhint("Versions are listed in trading.agentversions.")));
 	timeframe = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	agent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	lock_instance(agent, symbol, timeframe);
+	fsmml_registry_lock_instance(agent, symbol, timeframe);
 	/* read after the lock (a fresh snapshot): what a concurrent promotion left */
 	previous = fsmml_registry_champion(agent, symbol, timeframe);
 	if (previous == version_id)

@@ -39,6 +39,9 @@ typedef struct FsmmlVersionRow
 /* "DirectionXGB@BTCUSDT-1m" (palloc'd). */
 extern char *fsmml_instance_name(const char *agent, const char *symbol, const char *timeframe);
 
+/* Serialises version numbering and promotion of one instance (xact advisory lock). */
+extern void fsmml_registry_lock_instance(const char *agent, const char *symbol, const char *timeframe);
+
 /* ERROR unless agent is in trading.agents; returns its kind. */
 extern char *fsmml_agent_kind(const char *agent);
 
