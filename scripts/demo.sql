@@ -31,3 +31,32 @@ SELECT "timestamp", round(ret_1::numeric, 6) AS ret_1, round(rsi_14::numeric, 2)
        round(feat_score::numeric, 2) AS feat_score, round(h1_rsi_14::numeric, 2) AS h1_rsi_14
 FROM trading.features WHERE symbol = 'BTCUSDT' AND timeframe = '1m'
 ORDER BY "timestamp" DESC LIMIT 5;
+
+\echo '== Train DirectionXGB on BTCUSDT 1m: purged walk-forward (3 fits), hold-out backtest, registered as a version'
+SELECT version_id, instance, version, status,
+       round((metrics->'holdout'->>'auc')::numeric, 4) AS holdout_auc,
+       round((metrics->'holdout'->>'accuracy')::numeric, 4) AS holdout_accuracy,
+       metrics->'rows'->>'used' AS rows_used,
+       round((metrics->>'fit_seconds')::numeric, 1) AS fit_seconds
+FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '{"folds": 3, "rounds": 100}');
+
+\echo '== Walk-forward folds and the hold-out'
+SELECT f->>'fold' AS fold, f->>'rows' AS test_rows, f->>'from' AS test_from,
+       round((f->>'auc')::numeric, 4) AS auc, round((f->>'brier')::numeric, 4) AS brier
+FROM trading.agentversions v, jsonb_array_elements(v.metrics->'folds') f
+WHERE v.symbol = 'BTCUSDT' ORDER BY v.id DESC, (f->>'fold')::int LIMIT 2;
+SELECT round((b->>'pnl')::numeric, 4) AS pnl, round((b->>'sharpe')::numeric, 2) AS sharpe,
+       round((b->>'max_drawdown')::numeric, 4) AS max_drawdown, b->>'trades' AS trades,
+       round((b->>'fees')::numeric, 4) AS fees
+FROM (SELECT metrics->'holdout'->'backtest' AS b FROM trading.agentversions
+      WHERE symbol = 'BTCUSDT' ORDER BY id DESC LIMIT 1) s;
+
+\echo '== A retrain with the same spec is a challenger (PATCH bump), judged against the champion on the same hold-out'
+SELECT version, status FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '{"folds": 3, "rounds": 100}');
+SELECT decision, reason FROM fsmml.promotions WHERE symbol = 'BTCUSDT' ORDER BY id;
+
+\echo '== The model card of the champion (first lines)'
+SELECT line FROM regexp_split_to_table(
+    (SELECT fsmml_model_card(id) FROM trading.agentversions
+     WHERE symbol = 'BTCUSDT' AND status = 'champion'), E'\n') WITH ORDINALITY AS t(line, n)
+WHERE n <= 24;
