@@ -233,9 +233,48 @@ CREATE TABLE trading.agentpreds (
     horizon         integer NOT NULL DEFAULT 1 CHECK (horizon > 0),
     payload         jsonb NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (agent_version_id, symbol, timeframe, "timestamp", horizon),
-    FOREIGN KEY (symbol, agent_version_id) REFERENCES trading.agentversions (symbol, id)
+    UNIQUE (agent_version_id, symbol, timeframe, "timestamp", horizon)
 ) PARTITION BY RANGE ("timestamp");
+
+-- Predictions reference versions without a per-row foreign key (its RI check per
+-- inserted row costs more than the rest of fsmml_score together); the link is kept
+-- where versions change instead: a version with predictions can be neither deleted
+-- nor moved to another symbol, and agentversions cannot be truncated while
+-- predictions exist.  Writers of agentpreds (fsmml_score) write only ids of
+-- versions they have locked FOR KEY SHARE in the same transaction.
+CREATE FUNCTION fsmml.agentversions_keep_predicted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        IF EXISTS (SELECT 1 FROM trading.agentpreds) THEN
+            RAISE EXCEPTION 'cannot truncate trading.agentversions: trading.agentpreds has predictions'
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Truncate trading.agentpreds first.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.symbol = OLD.symbol THEN
+        RETURN NEW;
+    END IF;
+    IF EXISTS (SELECT 1 FROM trading.agentpreds WHERE agent_version_id = OLD.id) THEN
+        RAISE EXCEPTION 'agent version % (%@%-% %) has predictions in trading.agentpreds',
+                        OLD.id, OLD.agent, OLD.symbol, OLD.timeframe, OLD.version
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('Delete them first: DELETE FROM trading.agentpreds WHERE agent_version_id = %s.', OLD.id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER agentversions_keep_predicted
+    BEFORE DELETE OR UPDATE OF id, symbol ON trading.agentversions
+    FOR EACH ROW EXECUTE FUNCTION fsmml.agentversions_keep_predicted();
+CREATE TRIGGER agentversions_keep_predicted_truncate
+    BEFORE TRUNCATE ON trading.agentversions
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentversions_keep_predicted();
 
 CREATE TABLE trading.agentsignals (
     symbol              text NOT NULL,
@@ -473,6 +512,27 @@ RETURNS text
     LANGUAGE C STABLE STRICT
     SET search_path = pg_catalog, pg_temp;
 
+/* ---------------------------------------------------------------- scoring (score.c) */
+
+-- The champion's payload for one bar (the latest when at is NULL), e.g.
+-- {"prob_up": 0.5703125, "agent_version_id": 12, "version": "v1.0.3",
+--  "horizon": 1, "timestamp": "2024-03-01T12:34:00Z"}.
+-- SECURITY DEFINER: readers may not read the model blob nor the bars.
+CREATE FUNCTION fsmml_predict(agent text, symbol text, timeframe text,
+                              at timestamptz DEFAULT NULL)
+RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'fsmml_predict'
+    LANGUAGE C STABLE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Upserts into trading.agentpreds the predictions of every XGBoost direction
+-- champion of the series for the bars in [from_ts, to_ts]; returns their count.
+CREATE FUNCTION fsmml_score(symbol text, timeframe text, from_ts timestamptz, to_ts timestamptz)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_score'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 /* ---------------------------------------------------------------- dump, roles */
 
 SELECT pg_catalog.pg_extension_config_dump('trading.features', '');
@@ -540,3 +600,7 @@ REVOKE ALL ON FUNCTION fsmml_export_model(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_export_model(bigint) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_model_card(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_model_card(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_predict(text, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_predict(text, text, text, timestamptz) TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) TO fsmml_trainer;

@@ -1,7 +1,7 @@
 -- Schema invariants of the data contracts: tables, keys, uniques, checks,
 -- partitioning, dump registration and grants.
 BEGIN;
-SELECT plan(76);
+SELECT plan(79);
 
 SELECT has_schema('trading');
 SELECT has_schema('fsmml');
@@ -31,8 +31,6 @@ SELECT col_is_unique('trading', 'agentpreds',
     ARRAY['agent_version_id', 'symbol', 'timeframe', 'timestamp', 'horizon'], 'preds unique key');
 SELECT col_is_unique('trading', 'agentsignals', ARRAY['symbol', 'timeframe', 'timestamp'], 'signals unique key');
 SELECT col_is_unique('trading', 'agentversions', ARRAY['symbol', 'timeframe', 'agent', 'version'], 'version unique per instance');
-SELECT fk_ok('trading', 'agentpreds', ARRAY['symbol', 'agent_version_id'],
-             'trading', 'agentversions', ARRAY['symbol', 'id']);
 SELECT fk_ok('trading', 'agentversions', 'agent', 'trading', 'agents', 'name');
 
 SELECT is_partitioned('trading', 'agentpreds', 'agentpreds is partitioned');
@@ -100,9 +98,17 @@ SELECT lives_ok($$INSERT INTO trading.agentpreds (agent_version_id, symbol, time
 SELECT throws_ok($$INSERT INTO trading.agentpreds (agent_version_id, symbol, timeframe, "timestamp", payload)
                    SELECT id, 'X', '1m', '2024-01-02', '{"prob_up": 0.7}' FROM trading.agentversions
                    WHERE symbol = 'X' AND timeframe = '1m'$$, '23505', NULL, 'one prediction per bar and horizon');
-SELECT throws_ok($$INSERT INTO trading.agentpreds (agent_version_id, symbol, timeframe, "timestamp", payload)
-                   VALUES (999999, 'X', '1m', '2024-01-03', '{}')$$, '23503', NULL,
-                 'a prediction references an existing version');
+-- A version with predictions can be neither deleted, moved nor truncated away.
+SELECT throws_ok($$DELETE FROM trading.agentversions WHERE symbol = 'X' AND timeframe = '1m'$$,
+                 '23503', NULL, 'a version with predictions cannot be deleted');
+SELECT throws_ok($$UPDATE trading.agentversions SET symbol = 'Y' WHERE symbol = 'X' AND timeframe = '1m'$$,
+                 '23503', NULL, 'a version with predictions cannot change symbol');
+SELECT throws_ok($$TRUNCATE trading.agentversions CASCADE$$, '23503', NULL,
+                 'versions cannot be truncated under predictions');
+SELECT lives_ok($$UPDATE trading.agentversions SET status = 'retired' WHERE symbol = 'X' AND timeframe = '1m'$$,
+                'status changes are free');
+SELECT lives_ok($$DELETE FROM trading.agentversions WHERE symbol = 'X' AND timeframe = '5m'$$,
+                'a version without predictions can be deleted');
 SELECT throws_ok($$INSERT INTO trading.agentpreds (agent_version_id, symbol, timeframe, "timestamp", payload)
                    SELECT id, 'X', '1m', '2031-06-02', '{}' FROM trading.agentversions
                    WHERE symbol = 'X' AND timeframe = '1m'$$, '23514', NULL, 'no partition, no silent write');
