@@ -79,3 +79,20 @@ SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"features": ["never_fil
 ALTER TABLE trading.features DROP COLUMN never_filled;
 -- The backend is fine after all that, and no failed training left a version.
 SELECT count(*) AS versions FROM trading.agentversions WHERE symbol = 'TRN';
+
+-- Roles: readers and trainers cannot do what is not theirs.
+CREATE ROLE fsmml_test_reader IN ROLE fsmml_reader;
+CREATE ROLE fsmml_test_trainer IN ROLE fsmml_trainer;
+SET ROLE fsmml_test_reader;
+SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m');
+SELECT fsmml_build_features('TRN', '5m');
+SELECT count(*) >= 0 AS reader_reads_versions FROM trading.agentversions WHERE symbol = 'TRN';
+SELECT model FROM trading.agentversions LIMIT 1;
+RESET ROLE;
+SET ROLE fsmml_test_trainer;
+SELECT version FROM fsmml_train('DirectionXGB', 'TRN', '5m', '{"folds": 1, "rounds": 3, "lookback": 3000, "auto_promote": false, "xgb": {"nthread": 1}}');
+SELECT fsmml_promote(max(id)) FROM trading.agentversions WHERE symbol = 'TRN';
+UPDATE trading.agentversions SET status = 'champion' WHERE symbol = 'TRN';
+RESET ROLE;
+DROP ROLE fsmml_test_reader;
+DROP ROLE fsmml_test_trainer;
