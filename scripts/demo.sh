@@ -11,7 +11,9 @@ RUN=${FSMML_DEMO_DIR:-/tmp/fsmml-demo}
 ./scripts/build.sh
 . scripts/cluster.sh
 trap 'cluster_stop "$RUN"' EXIT
-cluster_start "$RUN" fsmml
+# No shared_preload_libraries: the library loads on demand (training progress
+# then shows as one NOTICE per fold instead of in fsmml.training_progress).
+cluster_start "$RUN"
 echo "cluster: socket $RUN, database fsmml_demo"
 
 psql -qX -d postgres -c "CREATE DATABASE fsmml_demo"

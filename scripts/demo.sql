@@ -60,3 +60,17 @@ SELECT line FROM regexp_split_to_table(
     (SELECT fsmml_model_card(id) FROM trading.agentversions
      WHERE symbol = 'BTCUSDT' AND status = 'champion'), E'\n') WITH ORDINALITY AS t(line, n)
 WHERE n <= 24;
+
+\echo '== Score: the champion''s prediction for the latest bar, and a day of bars into trading.agentpreds'
+SELECT fsmml_predict('DirectionXGB', 'BTCUSDT', '1m') AS latest_prediction;
+\timing on
+SELECT fsmml_score('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00') AS predictions_written;
+SELECT fsmml_score('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00') AS predictions_again;
+\timing off
+SELECT p."timestamp", v.version, p.horizon, round((p.payload->>'prob_up')::numeric, 4) AS prob_up,
+       CASE WHEN (p.payload->>'prob_up')::float8 > 0.5 THEN 'up' ELSE 'down' END AS leaning
+FROM trading.agentpreds p JOIN trading.agentversions v ON v.id = p.agent_version_id
+ORDER BY p."timestamp" DESC LIMIT 5;
+
+\echo '== Signals: trading.agentsignals is written by the ensemble (a later version); fsmml 0.1.0 stops at predictions'
+SELECT count(*) AS signals FROM trading.agentsignals;
