@@ -4,11 +4,33 @@
 # shuffled split, label in the features) breaks the first check.
 . "$(dirname "$0")/../lib.sh"
 set -u
-if [ ! -f "$SHARED/bench/gen_bars.py" ]; then
-    echo "# skip: $SHARED/bench/gen_bars.py not found"; exit 0
+if [ -f "$SHARED/bench/gen_bars.py" ]; then
+    load_gen_bars RW --bars 220000 --seed 21 --phi 0
+    load_gen_bars SIG --bars 220000 --seed 21
+else
+    # A bare clone: an i.i.d. fat-tailed random walk made here, and the
+    # bundled sample (gen_bars' planted signal) for the learnable series.
+    echo "# $SHARED/bench/gen_bars.py not found: own random walk, bundled sample"
+    "$PY" - <<'PYEOF' | psql -X -q -v ON_ERROR_STOP=1 -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+import sys
+import numpy as np
+n = 220000
+rng = np.random.default_rng(21)
+ret = rng.standard_t(5, n) * 0.0008 / np.sqrt(5 / 3)
+close = 42000 * np.exp(np.cumsum(ret))
+open_ = np.concatenate(([42000.0], close[:-1]))
+wick = np.abs(rng.normal(0, 1, (2, n))) * 0.0005 * close
+high, low = np.maximum(open_, close) + wick[0], np.minimum(open_, close) - wick[1]
+vol = rng.lognormal(3.0, 0.5, n)
+ts = np.datetime64("2024-01-01T00:00") + np.arange(n).astype("timedelta64[m]")
+w = sys.stdout.write
+w("symbol,timeframe,ts,open,high,low,close,volume\n")
+for i in range(n):
+    w(f"RW,1m,{ts[i]}:00Z,{open_[i]:.8g},{high[i]:.8g},{low[i]:.8g},{close[i]:.8g},{vol[i]:.8g}\n")
+PYEOF
+    gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 's/^BTCUSDT,/SIG,/' |
+        psql -X -q -v ON_ERROR_STOP=1 -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 fi
-load_gen_bars RW --bars 220000 --seed 21 --phi 0
-load_gen_bars SIG --bars 220000 --seed 21
 
 P='{"folds": 3, "rounds": 120, "early_stopping_rounds": 20, "lookback": "all", "xgb": {"max_depth": 4, "nthread": 2}}'
 rw=$(q "SELECT metrics FROM fsmml_train('DirectionXGB', 'RW', '1m', '$P')")
