@@ -80,11 +80,21 @@ static FsXgbMatrix *
 matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *rs)
 {
 	int64		n = fs_rangeset_count(rs);
-	float	   *X = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1) * ds->nfeat);
-	float	   *y = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1));
+	float	   *X;
+	float	   *y;
 	int64		at = 0;
 	FsXgbMatrix *m;
 
+	/* One range is already contiguous: XGBoost copies it anyway. */
+	if (rs->n == 1)
+	{
+		m = fsxgb_matrix_create(cxt, ds->X + rs->r[0].start * ds->nfeat, n, ds->nfeat,
+								ds->y + rs->r[0].start, fsmml_train_nthread);
+		fsxgb_matrix_set_feature_names(m, (const char *const *) ds->names, ds->nfeat);
+		return m;
+	}
+	X = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1) * ds->nfeat);
+	y = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1));
 	for (int i = 0; i < rs->n; i++)
 	{
 		int64		len = rs->r[i].end - rs->r[i].start;
@@ -176,21 +186,15 @@ fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train, TrainPar
 	return r;
 }
 
-/* prob_up of rows [range) in double precision. */
+/* prob_up of rows [range) in double precision, predicted in place (no DMatrix). */
 static double *
 predict_range(MemoryContext cxt, FsXgbBooster *b, const FsmmlDataset *ds, FsRange range)
 {
-	FsRangeSet	rs = {0};
 	int64		n = range.end - range.start;
-	FsXgbMatrix *m;
 	float	   *pf = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1));
 	double	   *pd = MemoryContextAllocHuge(cxt, sizeof(double) * Max(n, 1));
 
-	rs.n = 1;
-	rs.r[0] = range;
-	m = matrix_from_ranges(cxt, ds, &rs);
-	fsxgb_predict(b, m, pf, n);
-	fsxgb_matrix_free(m);
+	fsxgb_predict_dense(b, ds->X + range.start * ds->nfeat, n, ds->nfeat, pf, n);
 	for (int64 i = 0; i < n; i++)
 		pd[i] = pf[i];
 	pfree(pf);
