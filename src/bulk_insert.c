@@ -96,6 +96,17 @@ flush(FsmmlBulkInsert *b)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/* Checks the row in slot and buffers it; a full buffer is written. */
+static void
+buffer_row(FsmmlBulkInsert *b, TupleTableSlot *slot)
+{
+	if (b->has_constraints)
+		ExecConstraints(b->rri, slot, b->estate);
+	b->rows++;
+	if (++b->nbuffered == BULK_BATCH)
+		flush(b);
+}
+
 void
 fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 {
@@ -106,13 +117,20 @@ fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
 	ExecStoreVirtualTuple(slot);
-	if (b->has_constraints)
-		ExecConstraints(b->rri, slot, b->estate);
 	/* The row's by-reference values belong to the caller: copy them now. */
 	ExecMaterializeSlot(slot);
-	b->rows++;
-	if (++b->nbuffered == BULK_BATCH)
-		flush(b);
+	buffer_row(b, slot);
+}
+
+void
+fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
+{
+	TupleTableSlot *slot = b->slots[b->nbuffered];
+
+	ExecClearTuple(slot);
+	ExecForceStoreHeapTuple(tuple, slot, false);
+	ExecMaterializeSlot(slot);
+	buffer_row(b, slot);
 }
 
 void

@@ -5,6 +5,7 @@
 #define FSMML_BULK_INSERT_H
 
 #include "postgres.h"
+#include "access/htup.h"
 #include "access/tupdesc.h"
 
 typedef struct FsmmlBulkInsert FsmmlBulkInsert;
@@ -21,6 +22,9 @@ extern TupleDesc fsmml_bulk_insert_tupdesc(FsmmlBulkInsert *b);
 
 /* One row: CHECK / NOT NULL constraints, heap, every index (a duplicate key is an ERROR). */
 extern void fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls);
+
+/* The same for a row already formed for this table (copied). */
+extern void fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple);
 
 /* Closes everything and makes the rows visible to the following commands. */
 extern void fsmml_bulk_insert_end(FsmmlBulkInsert *b);

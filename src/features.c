@@ -157,6 +157,7 @@ typedef struct RowFormer
 	int			keys_len;
 	char	   *buf;			/* HeapTupleHeader + data */
 	Size		buflen;
+	HeapTupleData tuple;		/* points into buf */
 	Datum	   *values;
 	bool	   *nulls;
 } RowFormer;
@@ -194,17 +195,20 @@ row_former_new(TupleDesc tupdesc, const AttrNumber *attnums, const char *symbol,
 	return rf;
 }
 
-/* Appends one row (features f of the bar at ts) to the tuplestore. */
-static void
-row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const double *f)
+/*
+ * The row of features f of the bar at ts.  On the fast path it lives in the
+ * former's buffer until the next call; otherwise it is palloc'd (*owned).
+ */
+static HeapTuple
+row_former_form(RowFormer *rf, TimestampTz ts, const double *f, bool *owned)
 {
 	HeapTupleHeader td = (HeapTupleHeader) rf->buf;
 	int			hoff = MAXALIGN(SizeofHeapTupleHeader + BITMAPLEN(rf->natts));
 	bits8	   *bits = td->t_bits;
 	char	   *data = rf->buf + hoff;
 	Size		off = rf->keys_len;
-	HeapTupleData tuple;
 
+	*owned = !rf->fast;
 	if (!rf->fast)
 	{
 		memset(rf->nulls, true, sizeof(bool) * rf->natts);
@@ -218,8 +222,7 @@ row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const doub
 				rf->values[a] = Float8GetDatum(f[rf->feature_of[a]]);
 				rf->nulls[a] = false;
 			}
-		tuplestore_putvalues(store, rf->tupdesc, rf->values, rf->nulls);
-		return;
+		return heap_form_tuple(rf->tupdesc, rf->values, rf->nulls);
 	}
 
 	memset(bits, 0, BITMAPLEN(rf->natts));
@@ -248,11 +251,23 @@ row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const doub
 	HeapTupleHeaderSetNatts(td, rf->natts);
 	td->t_hoff = hoff;
 	td->t_infomask = HEAP_HASNULL | HEAP_HASVARWIDTH;
-	tuple.t_len = hoff + off;
-	tuple.t_data = td;
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuplestore_puttuple(store, &tuple);
+	rf->tuple.t_len = hoff + off;
+	rf->tuple.t_data = td;
+	ItemPointerSetInvalid(&rf->tuple.t_self);
+	rf->tuple.t_tableOid = InvalidOid;
+	return &rf->tuple;
+}
+
+/* Appends one row (features f of the bar at ts) to the tuplestore. */
+static void
+row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const double *f)
+{
+	bool		owned;
+	HeapTuple	tup = row_former_form(rf, ts, f, &owned);
+
+	tuplestore_puttuple(store, tup);
+	if (owned)
+		heap_freetuple(tup);
 }
 
 PG_FUNCTION_INFO_V1(fsmml_features);
@@ -417,28 +432,18 @@ write_feature_batch(SPIPlanPtr plan, Datum symbol, Datum timeframe,
  * see bulk_insert.c.
  */
 static void
-bulk_write_features(FsmmlBulkInsert *bi, const AttrNumber *attnums, Datum symbol,
-					Datum timeframe, const FsBar *bars, const double *feats, int n,
-					Datum *values, bool *nulls)
+bulk_write_features(FsmmlBulkInsert *bi, RowFormer *rf, const FsBar *bars,
+					const double *feats, int n)
 {
-	int			natts = fsmml_bulk_insert_tupdesc(bi)->natts;
-
 	for (int r = 0; r < n; r++)
 	{
-		const double *f = feats + (int64) r * FS_NFEATURES;
+		bool		owned;
+		HeapTuple	tup = row_former_form(rf, fsmml_unix_to_ts(bars[r].ts),
+										  feats + (int64) r * FS_NFEATURES, &owned);
 
-		memset(nulls, true, sizeof(bool) * natts);
-		values[0] = symbol;
-		values[1] = timeframe;
-		values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[r].ts));
-		nulls[0] = nulls[1] = nulls[2] = false;
-		for (int k = 0; k < FS_NFEATURES; k++)
-			if (isfinite(f[k]))
-			{
-				values[attnums[k] - 1] = Float8GetDatum(f[k]);
-				nulls[attnums[k] - 1] = false;
-			}
-		fsmml_bulk_insert_row(bi, values, nulls);
+		fsmml_bulk_insert_tuple(bi, tup);
+		if (owned)
+			heap_freetuple(tup);
 	}
 }
 
@@ -714,9 +719,8 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 		bool		exist;
 		FsmmlBulkInsert *bi = NULL;
 		SPIPlanPtr	plan = NULL;
+		RowFormer  *rf = NULL;
 		AttrNumber	attnums[FS_NFEATURES];
-		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 
 		table_close(rel, AccessShareLock);
 		fsmml_feature_attnums(tupdesc, attnums);
@@ -732,7 +736,10 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 			exist = false;
 		}
 		if (!exist && fsmml_bulk_insert_possible(relid))
+		{
 			bi = fsmml_bulk_insert_begin(relid);
+			rf = row_former_new(fsmml_bulk_insert_tupdesc(bi), attnums, symbol, timeframe);
+		}
 		else
 			plan = prepare_feature_upsert();
 
@@ -742,7 +749,7 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 
 			fsmml_state_run(st, bars, i, i + n, out, symbol, timeframe);
 			if (bi)
-				bulk_write_features(bi, attnums, dsym, dtf, bars->bars + i, out, n, values, nulls);
+				bulk_write_features(bi, rf, bars->bars + i, out, n);
 			else
 				write_feature_batch(plan, dsym, dtf, bars->bars + i, out, n);
 			written += n;
