@@ -11,11 +11,9 @@
 # Prints, each as "score_rows_per_sec N":
 #   - the first write of the 200,000 predictions,
 #   - the idempotent rewrite of the same range (every row already there),
-# then the same two measured with the agentpreds → agentversions foreign key
-# dropped inside a transaction that is rolled back (score_rows_per_sec_no_fk),
-# so the schema is left as it was.  VARIANTS picks the runs: fk (the schema
-# as installed), nofk, slim (no FK and UNIQUE (agent_version_id, timestamp,
-# horizon) instead of the five-column key); default "fk nofk".
+# VARIANTS picks the runs: installed (the schema as installed, the default),
+# slim (UNIQUE (agent_version_id, timestamp, horizon) instead of the
+# contract's five-column key, inside a rolled-back transaction).
 # Each call's phases (bars, features, prediction, write) are printed as a
 # "# detail" line from fsmml_score's DEBUG1 message.
 set -euo pipefail
@@ -27,7 +25,7 @@ SYMBOL=${SYMBOL:-SCOREBENCH}
 TF=1m
 BARS=${BARS:-230000}
 SCORE_BARS=${SCORE_BARS:-200000}
-VARIANTS=${VARIANTS:-fk nofk}
+VARIANTS=${VARIANTS:-installed}
 TRAIN=${TRAIN:-auto}          # auto: fsmml_train when installed; python: always python xgboost
 TMP=$(mktemp -d /tmp/score_bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -114,7 +112,7 @@ RESET client_min_messages;
 \echo :metric :rps
 '
 
-run_pair() {   # $1 = metric name, $2 = schema variant: fk (as installed), nofk, slim
+run_pair() {   # $1 = metric name, $2 = schema variant: fk (as installed), slim
     local metric=$1 mode=$2
     {
         # CPU time of the backend, all threads (utime + stime, in ticks of 10 ms)
@@ -123,7 +121,6 @@ run_pair() {   # $1 = metric name, $2 = schema variant: fk (as installed), nofk,
         echo "   FROM pg_read_file('/proc/self/stat') AS s \$\$;"
         if [ "$mode" != fk ]; then
             echo "BEGIN;"
-            echo "ALTER TABLE trading.agentpreds DROP CONSTRAINT agentpreds_symbol_agent_version_id_fkey;"
         fi
         if [ "$mode" = slim ]; then
             echo "ALTER TABLE trading.agentpreds DROP CONSTRAINT agentpreds_agent_version_id_symbol_timeframe_timestamp_hori_key;"
@@ -144,9 +141,7 @@ echo "# scoring $SCORE_BARS bars: $from_ts .. $to_ts (fsmml.nthread ${PGOPTIONS:
 for v in $VARIANTS; do
     clear_preds
     case $v in
-        fk)   run_pair score_rows_per_sec fk ;;
-        nofk) echo "# without the agentpreds foreign key (dropped in a rolled-back transaction)"
-              run_pair score_rows_per_sec_no_fk nofk ;;
+        installed|fk) run_pair score_rows_per_sec fk ;;
         slim) echo "# without the foreign key and with UNIQUE (agent_version_id, timestamp, horizon) (rolled back)"
               run_pair score_rows_per_sec_no_fk_slim_key slim ;;
         *)    echo "unknown variant $v" >&2; exit 2 ;;
