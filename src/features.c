@@ -270,6 +270,39 @@ row_former_put(RowFormer *rf, Tuplestorestate *store, TimestampTz ts, const doub
 		heap_freetuple(tup);
 }
 
+/* Bytes a features row takes in a tuplestore, about. */
+#define FEATURE_ROW_BYTES (MAXALIGN(SizeofMinimalTupleHeader + 8) + 8 * (FS_NFEATURES + 3) + 32)
+/* Most a result is kept in memory before it spills, in kB. */
+#define RESULT_MEM_MAX_KB (1024 * 1024)
+
+/*
+ * The result tuplestore, sized for nrows: work_mem is sized for sorts and
+ * hashes, and a million-row result spilling to a temp file and being read
+ * back costs a fifth of the call; it is kept in memory up to 1 GB instead.
+ */
+static void
+begin_result(FunctionCallInfo fcinfo, int64 nrows)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
+	int64		kb = Min(nrows * FEATURE_ROW_BYTES / 1024 + 1024, RESULT_MEM_MAX_KB);
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fsmml_features must be called in a context that accepts a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fsmml_features must return trading.features rows");
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	rsinfo->setResult = tuplestore_begin_heap(rsinfo->allowedModes & SFRM_Materialize_Random,
+											  false, (int) Max(kb, work_mem));
+	MemoryContextSwitchTo(oldcxt);
+}
+
 PG_FUNCTION_INFO_V1(fsmml_features);
 
 /*
@@ -303,10 +336,6 @@ fsmml_features(PG_FUNCTION_ARGS)
 	timeframe = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	step = fsmml_timeframe_usec(timeframe);
 
-	InitMaterializedSRF(fcinfo, 0);
-	tupdesc = rsinfo->setDesc;
-	fsmml_feature_attnums(tupdesc, attnums);
-
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml features",
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -316,6 +345,12 @@ fsmml_features(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, to_ts, cxt);
 	SPI_finish();
+
+	MemoryContextSwitchTo(oldcxt);
+	begin_result(fcinfo, bars->n);
+	tupdesc = rsinfo->setDesc;
+	fsmml_feature_attnums(tupdesc, attnums);
+	MemoryContextSwitchTo(cxt);
 
 	st = fsmml_state_new(step);
 	first = 0;
