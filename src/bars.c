@@ -153,22 +153,32 @@ fsmml_read_bars(const char *symbol, const char *timeframe,
 	return out;
 }
 
-int64
-fsmml_count_bars_upto(const char *symbol, const char *timeframe, TimestampTz ts)
+void
+fsmml_spi_series(const char *sql, const char *symbol, const char *timeframe,
+				 const TimestampTz *ts, bool read_only, long tcount, int expected,
+				 const char *what)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[3];
-	bool		isnull;
 	int			rc;
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
-	values[2] = TimestampTzGetDatum(ts);
-	rc = SPI_execute_with_args("SELECT count(*) FROM trading.historicaldata "
-							   "WHERE symbol = $1 AND timeframe = $2 AND \"timestamp\" <= $3",
-							   3, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "counting bars failed: %s", SPI_result_code_string(rc));
+	if (ts)
+		values[2] = TimestampTzGetDatum(*ts);
+	rc = SPI_execute_with_args(sql, ts ? 3 : 2, types, values, NULL, read_only, tcount);
+	if (rc != expected)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(rc));
+}
+
+int64
+fsmml_count_bars_upto(const char *symbol, const char *timeframe, TimestampTz ts)
+{
+	bool		isnull;
+
+	fsmml_spi_series("SELECT count(*) FROM trading.historicaldata "
+					 "WHERE symbol = $1 AND timeframe = $2 AND \"timestamp\" <= $3",
+					 symbol, timeframe, &ts, true, 1, SPI_OK_SELECT, "counting bars");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 

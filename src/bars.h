@@ -26,6 +26,15 @@ extern FsmmlBars *fsmml_read_bars(const char *symbol, const char *timeframe,
 								  TimestampTz from_ts, TimestampTz to_ts,
 								  MemoryContext mcxt);
 
+/*
+ * Runs sql with $1 = symbol, $2 = timeframe and, when ts is not NULL,
+ * $3 = *ts; ERROR (naming what) unless SPI answers expected.  The usual
+ * shape of every per-series statement.  Caller is SPI-connected.
+ */
+extern void fsmml_spi_series(const char *sql, const char *symbol, const char *timeframe,
+							 const TimestampTz *ts, bool read_only, long tcount,
+							 int expected, const char *what);
+
 /* Bars of the series at or before ts (index-only count). SPI-connected. */
 extern int64 fsmml_count_bars_upto(const char *symbol, const char *timeframe,
 								   TimestampTz ts);

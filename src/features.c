@@ -498,23 +498,16 @@ has_user_columns(TupleDesc tupdesc)
 static uint64
 feature_rows_from(const char *symbol, const char *timeframe, TimestampTz ts, bool delete)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	int			rc;
-
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	values[2] = TimestampTzGetDatum(ts);
 	if (delete)
-		rc = SPI_execute_with_args("DELETE FROM trading.features WHERE symbol = $1 "
-								   "AND timeframe = $2 AND \"timestamp\" >= $3",
-								   3, types, values, NULL, false, 0);
+		fsmml_spi_series("DELETE FROM trading.features WHERE symbol = $1 "
+						 "AND timeframe = $2 AND \"timestamp\" >= $3",
+						 symbol, timeframe, &ts, false, 0, SPI_OK_DELETE,
+						 "deleting rewritten features");
 	else
-		rc = SPI_execute_with_args("SELECT 1 FROM trading.features WHERE symbol = $1 "
-								   "AND timeframe = $2 AND \"timestamp\" >= $3 LIMIT 1",
-								   3, types, values, NULL, true, 1);
-	if (rc < 0)
-		elog(ERROR, "probing trading.features failed: %s", SPI_result_code_string(rc));
+		fsmml_spi_series("SELECT 1 FROM trading.features WHERE symbol = $1 "
+						 "AND timeframe = $2 AND \"timestamp\" >= $3 LIMIT 1",
+						 symbol, timeframe, &ts, true, 1, SPI_OK_SELECT,
+						 "probing trading.features");
 	return SPI_processed;
 }
 
@@ -531,18 +524,12 @@ typedef struct SavedState
 static SavedState
 load_state(const char *symbol, const char *timeframe)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
 	SavedState	s = {0};
-	int			rc;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	rc = SPI_execute_with_args("SELECT last_ts, nbars, state FROM fsmml.feature_state "
-							   "WHERE symbol = $1 AND timeframe = $2",
-							   2, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading fsmml.feature_state failed: %s", SPI_result_code_string(rc));
+	fsmml_spi_series("SELECT last_ts, nbars, state FROM fsmml.feature_state "
+					 "WHERE symbol = $1 AND timeframe = $2",
+					 symbol, timeframe, NULL, true, 1, SPI_OK_SELECT,
+					 "reading fsmml.feature_state");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -596,23 +583,16 @@ save_state(const char *symbol, const char *timeframe, const FsState *st)
 static TimestampTz
 first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts)
 {
-	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
 	bool		isnull;
 	Datum		d;
-	int			rc;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	values[2] = TimestampTzGetDatum(last_ts);
-	rc = SPI_execute_with_args("SELECT min(h.\"timestamp\") FROM trading.historicaldata h "
-							   "WHERE h.symbol = $1 AND h.timeframe = $2 AND h.\"timestamp\" <= $3 "
-							   "AND NOT EXISTS (SELECT 1 FROM trading.features f "
-							   "WHERE f.symbol = h.symbol AND f.timeframe = h.timeframe "
-							   "AND f.\"timestamp\" = h.\"timestamp\")",
-							   3, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "looking for back-filled bars failed: %s", SPI_result_code_string(rc));
+	fsmml_spi_series("SELECT min(h.\"timestamp\") FROM trading.historicaldata h "
+					 "WHERE h.symbol = $1 AND h.timeframe = $2 AND h.\"timestamp\" <= $3 "
+					 "AND NOT EXISTS (SELECT 1 FROM trading.features f "
+					 "WHERE f.symbol = h.symbol AND f.timeframe = h.timeframe "
+					 "AND f.\"timestamp\" = h.\"timestamp\")",
+					 symbol, timeframe, &last_ts, true, 1, SPI_OK_SELECT,
+					 "looking for back-filled bars");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
@@ -625,22 +605,16 @@ first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts
 static uint64
 delete_orphan_features(const char *symbol, const char *timeframe, TimestampTz *first)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
 	bool		isnull;
 	Datum		d;
-	int			rc;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	rc = SPI_execute_with_args("WITH d AS (DELETE FROM trading.features f "
-							   "WHERE f.symbol = $1 AND f.timeframe = $2 AND NOT EXISTS "
-							   "(SELECT 1 FROM trading.historicaldata h WHERE h.symbol = f.symbol "
-							   "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\") "
-							   "RETURNING f.\"timestamp\") SELECT count(*), min(\"timestamp\") FROM d",
-							   2, types, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "deleting orphan features failed: %s", SPI_result_code_string(rc));
+	fsmml_spi_series("WITH d AS (DELETE FROM trading.features f "
+					 "WHERE f.symbol = $1 AND f.timeframe = $2 AND NOT EXISTS "
+					 "(SELECT 1 FROM trading.historicaldata h WHERE h.symbol = f.symbol "
+					 "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\") "
+					 "RETURNING f.\"timestamp\") SELECT count(*), min(\"timestamp\") FROM d",
+					 symbol, timeframe, NULL, false, 0, SPI_OK_SELECT,
+					 "deleting orphan features");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	*first = isnull ? DT_NOEND : DatumGetTimestampTz(d);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -821,24 +821,17 @@ create_partitions(TimestampTz from_ts, TimestampTz to_ts)
 static List *
 read_score_champions(const char *symbol, const char *timeframe)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
 	List	   *out = NIL;
-	int			rc;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	rc = SPI_execute_with_args("SELECT v.id, v.agent, v.version, v.model_format, v.model_sha256, "
-							   "v.feature_names, v.params->>'horizon', v.model, "
-							   "encode(sha256(v.model), 'hex') = v.model_sha256 "
-							   "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
-							   "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
-							   "AND a.kind = 'direction' "
-							   "AND v.model_format IN ('xgboost-ubj', 'xgboost-json') "
-							   "ORDER BY v.id FOR KEY SHARE OF v",
-							   2, types, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the champions failed: %s", SPI_result_code_string(rc));
+	fsmml_spi_series("SELECT v.id, v.agent, v.version, v.model_format, v.model_sha256, "
+					 "v.feature_names, v.params->>'horizon', v.model, "
+					 "encode(sha256(v.model), 'hex') = v.model_sha256 "
+					 "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
+					 "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
+					 "AND a.kind = 'direction' "
+					 "AND v.model_format IN ('xgboost-ubj', 'xgboost-json') "
+					 "ORDER BY v.id FOR KEY SHARE OF v",
+					 symbol, timeframe, NULL, false, 0, SPI_OK_SELECT, "reading the champions");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
