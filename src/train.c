@@ -402,11 +402,12 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 	prob = predict_range(cxt, final.booster, ds, plan->holdout);
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
+	/* Attached to the owned tree at once: the backtest may raise an ERROR. */
 	holdout = class_metrics_json(ds, plan->holdout, prob);
+	cJSON_AddItemToObject(metrics, "holdout", holdout);
 	fsmml_run_backtest(prob, ds->fwd_ret + plan->holdout.start,
 					   plan->holdout.end - plan->holdout.start, p, timeframe, &bt);
 	cJSON_AddItemToObject(holdout, "backtest", fsmml_backtest_json(&bt));
-	cJSON_AddItemToObject(metrics, "holdout", holdout);
 	cJSON_AddNumberToObject(metrics, "best_iteration", final.best_iteration);
 	cJSON_AddNumberToObject(metrics, "rounds", final.rounds_run);
 	json_num(metrics, "fit_seconds", fit_seconds);
