@@ -3,7 +3,16 @@ EXTENSION  = fsmml
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = fsmml
-OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
+OBJS = \
+	src/fsmml.o \
+	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o \
+	src/xgb/xgb.o src/xgb/xgb_sql.o \
+	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
+	src/data/resample.o src/data/dataset.o \
+	src/train/train.o src/train/train_params.o src/train/progress.o \
+	src/registry/registry.o src/registry/promotion.o src/registry/registry_sql.o \
+	src/serve/score.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,
@@ -11,7 +20,8 @@ DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 REGRESS      = $(shell cat test/regress_schedule)
 REGRESS_OPTS = --inputdir=.
 
-PG_CPPFLAGS = -I$(srcdir)/src -DFSMML_VERSION=\"$(EXTVERSION)\"
+SUBSYSTEMS  = kernel xgb data train registry serve agents bgw backtest
+PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(SUBSYSTEMS)) -DFSMML_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-sign-compare -Werror -O2
 SHLIB_LINK  = -lxgboost -lcjson -lcurl -lm

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent reference for the fsmml feature kernel (src/features_kernel.c).
+"""Independent reference for the fsmml feature kernel (src/kernel/features_kernel.c).
 
   reference.py BARS_CSV KERNEL_OUTPUT STEP_MINUTES [--catalog CATALOG_CSV]
   reference.py --self-test

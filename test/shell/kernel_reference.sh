@@ -34,12 +34,12 @@ if [ -z "$PY" ]; then notok "python3 with numpy and pandas found"; exit 1; fi
 
 CLI=$WORK/kernel_cli
 check "kernel_cli builds" \
-    cc -O2 -Wall -Werror -I src src/features_kernel.c test/kernel/kernel_cli.c -lm -o "$CLI"
+    cc -O2 -Wall -Werror -I src/kernel src/kernel/features_kernel.c test/kernel/kernel_cli.c -lm -o "$CLI"
 [ -x "$CLI" ] || exit 1
 check "features_kernel.c compiles as strict C99 with the extension's warnings" \
     cc -std=c99 -pedantic -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
        -Wno-sign-compare -Wmissing-prototypes -Wdeclaration-after-statement -Werror=vla \
-       -Werror -O2 -I src -c src/features_kernel.c -o "$WORK/features_kernel.o"
+       -Werror -O2 -I src/kernel -c src/kernel/features_kernel.c -o "$WORK/features_kernel.o"
 
 # --- bars (generated in parallel: two cores).  Without ../shared (a bare
 # clone), the bundled sample stands in: its first 20,000 bars, those

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# unit_metrics.sh — unit tests of src/metrics.c and src/walkforward.c outside
+# unit_metrics.sh — unit tests of src/kernel/metrics.c and src/kernel/walkforward.c outside
 # the server: reference cases from test/unit/metrics_ref.py (sklearn/numpy),
 # then test/unit/metrics_test.c.  Prints "ok - unit metrics" or "not ok ...".
 # The driver's own TAP lines are shown as "# " comments, so a runner that
@@ -29,8 +29,8 @@ cd "$ROOT"
 # the extension's own warning flags, so a slip fails here before the build
 cc -std=c99 -fsyntax-only -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
    -Wno-sign-compare -Wdeclaration-after-statement -Wmissing-prototypes -Werror=vla -Werror \
-   -I src src/metrics.c src/walkforward.c >"$TMP/log" 2>&1 || fail "src does not compile cleanly"
-cc -O2 -Wall -Werror -I src src/metrics.c src/walkforward.c test/unit/metrics_test.c -lm \
+   -I src/kernel src/kernel/metrics.c src/kernel/walkforward.c >"$TMP/log" 2>&1 || fail "src does not compile cleanly"
+cc -O2 -Wall -Werror -I src/kernel src/kernel/metrics.c src/kernel/walkforward.c test/unit/metrics_test.c -lm \
    -o "$TMP/metrics_test" >"$TMP/log" 2>&1 || fail "test driver does not compile"
 "$PY" test/unit/metrics_ref.py "$TMP/cases.txt" >"$TMP/log" 2>&1 || fail "metrics_ref.py failed"
 "$TMP/metrics_test" "$TMP/cases.txt" >"$TMP/log" 2>&1

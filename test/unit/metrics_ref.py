@@ -3,7 +3,7 @@
 
 Writes whitespace-separated cases to the file named by argv[1] (stdout if
 none).  Classification metrics come from sklearn; the backtest is an
-independent numpy implementation of the rules in src/metrics.h.  Floats are
+independent numpy implementation of the rules in src/kernel/metrics.h.  Floats are
 written with repr(), which round-trips exactly through strtod; NaN is "nan".
 
   class NAME N / y[N] / p[N] / auc brier logloss accuracy pos_rate

@@ -1,5 +1,5 @@
 /*
- * metrics_test.c — unit tests of src/metrics.c and src/walkforward.c.
+ * metrics_test.c — unit tests of src/kernel/metrics.c and src/kernel/walkforward.c.
  *
  *   metrics_test CASES    (CASES written by test/unit/metrics_ref.py)
  *
