@@ -26,7 +26,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+export PATH=${FSMML_PG_BINDIR:-/usr/lib/postgresql/15/bin}:$PATH   # FSMML_PG_BINDIR: another (relocated) PostgreSQL 15
 PY=/usr/bin/python3
 SHARED=${FSMML_SHARED:-$ROOT/../shared}
 BENCH_DIR=${FSMML_BENCH_DIR:-/tmp/fsmml-bench}

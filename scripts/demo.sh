@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+export PATH=${FSMML_PG_BINDIR:-/usr/lib/postgresql/15/bin}:$PATH   # FSMML_PG_BINDIR: another (relocated) PostgreSQL 15
 RUN=${FSMML_DEMO_DIR:-/tmp/fsmml-demo}
 
 ./scripts/deps.sh

@@ -5,7 +5,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+export PATH=${FSMML_PG_BINDIR:-/usr/lib/postgresql/15/bin}:$PATH   # FSMML_PG_BINDIR: another (relocated) PostgreSQL 15
 RUN=${FSMML_TEST_DIR:-/tmp/fsmml-test}
 ONLY=${1:-all}            # all | regress | pgtap | shell
 

@@ -1,0 +1,606 @@
+/* fsmml--0.2.0.sql — install script: data contracts, catalogue, registry, roles. */
+
+\echo Use "CREATE EXTENSION fsmml" to load this file. \quit
+
+/*
+ * Schema trading and its bars table belong to the trading system, not to the
+ * extension: they are created only when absent and then detached from the
+ * extension, so DROP EXTENSION never drops a user's market data.
+ */
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'trading') THEN
+        CREATE SCHEMA trading;
+        ALTER EXTENSION fsmml DROP SCHEMA trading;
+    END IF;
+    IF to_regclass('trading.historicaldata') IS NULL THEN
+        CREATE TABLE trading.historicaldata (
+            symbol      text NOT NULL,
+            timeframe   text NOT NULL
+                CONSTRAINT historicaldata_timeframe_check
+                CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+            "timestamp" timestamptz NOT NULL,
+            open        double precision NOT NULL,
+            high        double precision NOT NULL,
+            low         double precision NOT NULL,
+            close       double precision NOT NULL,
+            volume      double precision NOT NULL,
+            PRIMARY KEY (symbol, timeframe, "timestamp")
+        );
+        ALTER EXTENSION fsmml DROP TABLE trading.historicaldata;
+    END IF;
+END
+$$;
+
+CREATE SCHEMA fsmml;
+COMMENT ON SCHEMA fsmml IS 'fsmml internals: settings, feature state, promotion log, catalogues';
+
+-- Validates a timeframe, raising a clear error; returns its length.
+CREATE FUNCTION fsmml_timeframe_interval(timeframe text) RETURNS interval
+    AS 'MODULE_PATHNAME', 'fsmml_timeframe_interval'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/* ---------------------------------------------------------------- features */
+
+CREATE TABLE trading.features (
+    symbol           text NOT NULL,
+    timeframe        text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"      timestamptz NOT NULL,
+    ret_1            double precision,
+    ret_5            double precision,
+    ret_15           double precision,
+    logret_1         double precision,
+    vol_ret_20       double precision,
+    ema_dist_5       double precision,
+    ema_dist_9       double precision,
+    ema_dist_20      double precision,
+    ema_dist_50      double precision,
+    ema_x_5_20       double precision,
+    ema_x_9_50       double precision,
+    rsi_7            double precision,
+    rsi_14           double precision,
+    macd             double precision,
+    macd_signal      double precision,
+    macd_hist        double precision,
+    roc_10           double precision,
+    mom_10           double precision,
+    accel_10         double precision,
+    atr_7            double precision,
+    atr_14           double precision,
+    parkinson_20     double precision,
+    bb_pctb_20       double precision,
+    bb_width_20      double precision,
+    range_pct        double precision,
+    vol_z_20         double precision,
+    vol_ratio_20     double precision,
+    vol_trend_10     double precision,
+    pv_corr_10       double precision,
+    body_ratio       double precision,
+    upper_shadow     double precision,
+    lower_shadow     double precision,
+    effort           double precision,
+    result           double precision,
+    compression      double precision,
+    slope            double precision,
+    speed            double precision,
+    feat_score       double precision,
+    m5_rsi_14        double precision,
+    m5_ema20_slope   double precision,
+    m5_ret_1         double precision,
+    m5_atr_14        double precision,
+    m15_rsi_14       double precision,
+    m15_ema20_slope  double precision,
+    m15_ret_1        double precision,
+    m15_atr_14       double precision,
+    h1_rsi_14        double precision,
+    h1_ema20_slope   double precision,
+    h1_ret_1         double precision,
+    h1_atr_14        double precision,
+    h4_rsi_14        double precision,
+    h4_ema20_slope   double precision,
+    h4_ret_1         double precision,
+    h4_atr_14        double precision,
+    d1_rsi_14        double precision,
+    d1_ema20_slope   double precision,
+    d1_ret_1         double precision,
+    d1_atr_14        double precision,
+    PRIMARY KEY (symbol, timeframe, "timestamp")
+);
+COMMENT ON TABLE trading.features IS
+    'One row per bar: fsmml''s features (see fsmml.feature_catalog); user-added numeric columns are kept and used in training';
+
+CREATE FUNCTION fsmml_feature_catalog(
+    OUT "position" integer, OUT name text, OUT "group" text, OUT definition text,
+    OUT lookback integer)
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'fsmml_feature_catalog'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE VIEW fsmml.feature_catalog AS SELECT * FROM fsmml_feature_catalog();
+COMMENT ON VIEW fsmml.feature_catalog IS
+    'fsmml''s features: name, group, one-line definition, look-back in bars before the first value';
+
+-- Features computed on the fly from the bars; nothing is written.
+CREATE FUNCTION fsmml_features(symbol text, timeframe text,
+                               from_ts timestamptz DEFAULT NULL, to_ts timestamptz DEFAULT NULL)
+RETURNS SETOF trading.features
+    AS 'MODULE_PATHNAME', 'fsmml_features'
+    LANGUAGE C STABLE CALLED ON NULL INPUT;
+
+-- Computes and upserts trading.features of one series; returns rows written.
+CREATE FUNCTION fsmml_build_features(symbol text, timeframe text, since timestamptz DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_build_features'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Aggregates bars into a higher timeframe in trading.historicaldata; returns bars written.
+CREATE FUNCTION fsmml_resample(symbol text, from_tf text, to_tf text, since timestamptz DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_resample'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+/* Where the last feature build stopped: the kernel state, resumed exactly. */
+CREATE TABLE fsmml.feature_state (
+    symbol      text NOT NULL,
+    timeframe   text NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    nbars       bigint NOT NULL,
+    state       bytea NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe)
+);
+
+/* ---------------------------------------------------------------- agents */
+
+CREATE TABLE trading.agents (
+    name            text PRIMARY KEY,
+    kind            text NOT NULL
+        CHECK (kind IN ('direction', 'regime', 'volatility', 'execution', 'ensemble', 'state')),
+    description     text NOT NULL,
+    default_params  jsonb NOT NULL DEFAULT '{}'
+        CHECK (jsonb_typeof(default_params) = 'object')
+);
+COMMENT ON TABLE trading.agents IS
+    'Agent catalogue (a small reference table, the only one not keyed by symbol)';
+
+INSERT INTO trading.agents (name, kind, description, default_params) VALUES
+ ('DirectionXGB', 'direction',
+  'XGBoost classifier of the next-H-bar direction; payload {"prob_up": p}',
+  '{"horizon": 1, "lookback": "180 days", "folds": 5, "test_size": 0.2,
+    "early_stopping_rounds": 20, "rounds": 200, "fee_bps": 5, "threshold": 0,
+    "auto_promote": true,
+    "xgb": {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6,
+            "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.8, "seed": 42,
+            "eval_metric": "auc"}}'),
+ ('RegimeKMeans', 'regime',
+  'k-means over higher-timeframe state; payload {"regime": "trend|mean_revert|chop", "gate": bool}',
+  '{"k": 3}'),
+ ('VolQuantile', 'volatility',
+  'Quantile model of the next move; payload {"sigma": s, "tp": x, "sl": y}',
+  '{"quantiles": [0.1, 0.5, 0.9]}'),
+ ('ExecRules', 'execution',
+  'Rule-based execution; payload {"side": -1|0|1, "size": f, "sl": x, "tp": y}',
+  '{}'),
+ ('EnsembleWeighted', 'ensemble',
+  'Weighted combination of the agents; payload {"side": -1|0|1, "strength": f}',
+  '{}'),
+ ('StateFSM', 'state',
+  'Effort/result state machine over the state metrics; writes state_history and transitions',
+  '{}');
+
+CREATE TABLE trading.agentversions (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    agent           text NOT NULL REFERENCES trading.agents (name),
+    version         text NOT NULL CHECK (version ~ '^v[0-9]+\.[0-9]+\.[0-9]+$'),
+    status          text NOT NULL DEFAULT 'challenger'
+        CHECK (status IN ('challenger', 'champion', 'retired')),
+    model           bytea NOT NULL,
+    model_format    text NOT NULL CHECK (model_format IN ('xgboost-ubj', 'xgboost-json', 'fsmml-json')),
+    model_sha256    text NOT NULL CHECK (model_sha256 ~ '^[0-9a-f]{64}$'),
+    params          jsonb NOT NULL DEFAULT '{}',
+    metrics         jsonb NOT NULL DEFAULT '{}',
+    feature_names   text[] NOT NULL DEFAULT '{}',
+    train_from      timestamptz,
+    train_to        timestamptz,
+    test_from       timestamptz,
+    test_to         timestamptz,
+    ext_version     text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    created_by      text NOT NULL DEFAULT current_user,
+    promoted_at     timestamptz,
+    promoted_by     text,
+    promote_reason  text,
+    PRIMARY KEY (symbol, id),
+    UNIQUE (symbol, timeframe, agent, version)
+);
+-- At most one champion per instance (agent@symbol-timeframe).
+CREATE UNIQUE INDEX agentversions_one_champion
+    ON trading.agentversions (symbol, timeframe, agent) WHERE status = 'champion';
+CREATE UNIQUE INDEX agentversions_id ON trading.agentversions (id);
+
+/* Grows fastest: range-partitioned by month, partitions made on demand. */
+CREATE TABLE trading.agentpreds (
+    agent_version_id bigint NOT NULL,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL,
+    "timestamp"     timestamptz NOT NULL,
+    horizon         integer NOT NULL DEFAULT 1 CHECK (horizon > 0),
+    payload         jsonb NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (agent_version_id, symbol, timeframe, "timestamp", horizon)
+) PARTITION BY RANGE ("timestamp");
+
+-- Predictions reference versions without a per-row foreign key (its RI check per
+-- inserted row costs more than the rest of fsmml_score together); the link is kept
+-- where versions change instead: a version with predictions can be neither deleted
+-- nor moved to another symbol, and agentversions cannot be truncated while
+-- predictions exist.  Writers of agentpreds (fsmml_score) write only ids of
+-- versions they have locked FOR KEY SHARE in the same transaction.
+CREATE FUNCTION fsmml.agentversions_keep_predicted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        IF EXISTS (SELECT 1 FROM trading.agentpreds) THEN
+            RAISE EXCEPTION 'cannot truncate trading.agentversions: trading.agentpreds has predictions'
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Truncate trading.agentpreds first.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.symbol = OLD.symbol THEN
+        RETURN NEW;
+    END IF;
+    IF EXISTS (SELECT 1 FROM trading.agentpreds WHERE agent_version_id = OLD.id) THEN
+        RAISE EXCEPTION 'agent version % (%@%-% %) has predictions in trading.agentpreds',
+                        OLD.id, OLD.agent, OLD.symbol, OLD.timeframe, OLD.version
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('Delete them first: DELETE FROM trading.agentpreds WHERE agent_version_id = %s.', OLD.id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER agentversions_keep_predicted
+    BEFORE DELETE OR UPDATE OF id, symbol ON trading.agentversions
+    FOR EACH ROW EXECUTE FUNCTION fsmml.agentversions_keep_predicted();
+CREATE TRIGGER agentversions_keep_predicted_truncate
+    BEFORE TRUNCATE ON trading.agentversions
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentversions_keep_predicted();
+
+CREATE TABLE trading.agentsignals (
+    symbol              text NOT NULL,
+    timeframe           text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"         timestamptz NOT NULL,
+    side                smallint NOT NULL CHECK (side IN (-1, 0, 1)),
+    strength            double precision NOT NULL DEFAULT 0
+        CHECK (strength >= 0 AND strength <= 1),
+    size                double precision CHECK (size >= 0),
+    sl                  double precision,
+    tp                  double precision,
+    payload             jsonb NOT NULL DEFAULT '{}',
+    ensemble_version_id bigint,
+    agent_version_ids   bigint[] NOT NULL DEFAULT '{}',
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (symbol, timeframe, "timestamp")
+);
+
+/* ---------------------------------------------------------------- state machine */
+
+CREATE TABLE trading.state_history (
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"     timestamptz NOT NULL,
+    state           text NOT NULL,
+    confidence      double precision CHECK (confidence BETWEEN 0 AND 100),
+    effort          double precision,
+    result          double precision,
+    compression     double precision,
+    slope           double precision,
+    speed           double precision,
+    feat_score      double precision,
+    agent_version_id bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe, "timestamp")
+);
+
+CREATE TABLE trading.transitions (
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    "timestamp"     timestamptz NOT NULL,
+    from_state      text NOT NULL,
+    to_state        text NOT NULL,
+    confidence      double precision CHECK (confidence BETWEEN 0 AND 100),
+    reason          text,
+    agent_version_id bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, timeframe, "timestamp"),
+    CHECK (from_state <> to_state)
+);
+
+CREATE TABLE trading.calibrations (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    method          text NOT NULL,
+    thresholds      jsonb NOT NULL CHECK (jsonb_typeof(thresholds) = 'object'),
+    score           double precision,
+    is_active       boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, id)
+);
+-- One active calibration per symbol/timeframe/method.
+CREATE UNIQUE INDEX calibrations_one_active
+    ON trading.calibrations (symbol, timeframe, method) WHERE is_active;
+
+/* ---------------------------------------------------------------- promotion */
+
+/*
+ * Promotion tolerances: shipped defaults, and the overrides an admin sets
+ * (only the overrides are dumped, so a restore never collides with defaults).
+ */
+CREATE TABLE fsmml.settings_default (
+    name        text PRIMARY KEY,
+    value       double precision NOT NULL,
+    description text NOT NULL
+);
+CREATE TABLE fsmml.settings_override (
+    name        text PRIMARY KEY REFERENCES fsmml.settings_default (name),
+    value       double precision NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT now(),
+    set_by      text NOT NULL DEFAULT session_user
+);
+CREATE VIEW fsmml.settings AS
+    SELECT d.name, coalesce(o.value, d.value) AS value, d.value AS default_value,
+           o.name IS NOT NULL AS overridden, d.description
+    FROM fsmml.settings_default d LEFT JOIN fsmml.settings_override o USING (name);
+INSERT INTO fsmml.settings_default VALUES
+ ('promote_min_pnl_gain', 0.0,
+  'A challenger must beat the champion''s hold-out PnL by more than this (absolute, in return units)'),
+ ('promote_max_dd_worsen', 0.10,
+  'Largest allowed relative worsening of max drawdown (0.10 = 10% deeper)'),
+ ('promote_max_calmar_worsen', 0.10,
+  'Largest allowed relative worsening of Calmar (0.10 = 10% lower)');
+
+CREATE TABLE fsmml.promotions (
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
+    symbol              text NOT NULL,
+    timeframe           text NOT NULL,
+    agent               text NOT NULL,
+    challenger_id       bigint NOT NULL,
+    champion_id         bigint,
+    decision            text NOT NULL CHECK (decision IN ('promoted', 'kept', 'manual', 'rollback')),
+    reason              text NOT NULL,
+    challenger_metrics  jsonb,
+    champion_metrics    jsonb,
+    decided_at          timestamptz NOT NULL DEFAULT now(),
+    decided_by          text NOT NULL DEFAULT session_user,
+    PRIMARY KEY (symbol, id)
+);
+
+/* ---------------------------------------------------------------- partitions */
+
+-- Creates the monthly partitions of trading.agentpreds covering [from_ts, to_ts].
+CREATE FUNCTION fsmml_create_pred_partitions(from_ts timestamptz, to_ts timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m       timestamptz := date_trunc('month', from_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    made    integer := 0;
+    part    text;
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL OR to_ts < from_ts THEN
+        RAISE EXCEPTION 'invalid partition range [%, %]', from_ts, to_ts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass from_ts <= to_ts.';
+    END IF;
+    WHILE m <= to_ts LOOP
+        part := format('agentpreds_y%sm%s', to_char(m AT TIME ZONE 'UTC', 'YYYY'),
+                       to_char(m AT TIME ZONE 'UTC', 'MM'));
+        IF to_regclass(format('trading.%I', part)) IS NULL THEN
+            EXECUTE format('CREATE TABLE trading.%I PARTITION OF trading.agentpreds '
+                           'FOR VALUES FROM (%L) TO (%L)',
+                           part, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
+            made := made + 1;
+        END IF;
+        m := (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC';
+    END LOOP;
+    RETURN made;
+END
+$$;
+
+/* ---------------------------------------------------------------- XGBoost */
+
+-- XGBoost library version, e.g. '1.7.4'.
+CREATE FUNCTION fsmml_xgb_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'fsmml_xgb_version'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- Checks XGBoost parameters by running one boosting round on 256x4 synthetic
+-- rows (objective binary:logistic unless given); returns the resolved config.
+CREATE FUNCTION fsmml_xgb_check_params(params jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'fsmml_xgb_check_params'
+    LANGUAGE C VOLATILE STRICT;
+
+/* ---------------------------------------------------------------- training */
+
+-- Trains an agent with walk-forward validation and registers the version.
+CREATE FUNCTION fsmml_train(agent text, symbol text, timeframe text, params jsonb DEFAULT '{}')
+RETURNS TABLE (version_id bigint, instance text, version text, status text, metrics jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_train'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+/* ---------------------------------------------------------------- training progress */
+
+-- One row per running training (shared memory; empty unless fsmml is in
+-- shared_preload_libraries).  fsmml.training_progress wraps it.
+CREATE FUNCTION fsmml_training_progress(
+    OUT pid integer, OUT instance text, OUT phase text,
+    OUT fold integer, OUT folds integer, OUT round integer, OUT total_rounds integer,
+    OUT started_at timestamptz, OUT elapsed interval, OUT eta interval,
+    OUT metric_name text, OUT metric double precision)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'fsmml_training_progress'
+    LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE VIEW fsmml.training_progress AS SELECT * FROM fsmml_training_progress();
+COMMENT ON VIEW fsmml.training_progress IS
+    'Running trainings: phase, fold, boosting round, elapsed, ETA, latest validation metric (needs shared_preload_libraries = fsmml)';
+
+-- Diagnostic: walks the progress API through a fake training that only
+-- sleeps round_ms per round, to check fsmml.training_progress and the fold NOTICEs.
+CREATE FUNCTION fsmml_progress_simulate(instance text, folds integer, rounds integer, round_ms integer)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'fsmml_progress_simulate'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+/* ---------------------------------------------------------------- registry API */
+
+-- Makes a version the champion of its instance (decision 'manual'); returns
+-- the previous champion's id, or NULL when the instance had none.
+CREATE FUNCTION fsmml_promote(version_id bigint, reason text DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_promote'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Picks and promotes a version: best_score (best hold-out PnL, then AUC, then
+-- newest), most_recent, or rollback (the champion before the current one).
+-- Returns the champion's id; a no-op (NOTICE) when it already is champion.
+CREATE FUNCTION fsmml_deploy(agent text, symbol text, timeframe text,
+                             strategy text DEFAULT 'best_score')
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_deploy'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Registers an XGBoost model trained elsewhere (JSON or UBJ) as a new version
+-- (challenger, or champion of a new instance); returns its id.
+CREATE FUNCTION fsmml_import_model(agent text, symbol text, timeframe text, model bytea,
+                                   feature_names text[], params jsonb DEFAULT '{}')
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_import_model'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- A version's model in XGBoost's own JSON format, loadable by any binding.
+CREATE FUNCTION fsmml_export_model(version_id bigint)
+RETURNS bytea
+    AS 'MODULE_PATHNAME', 'fsmml_export_model'
+    LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
+
+-- A version's model card (markdown): data, split, parameters, metrics,
+-- feature importance, known risks, how to use it.
+CREATE FUNCTION fsmml_model_card(version_id bigint)
+RETURNS text
+    AS 'MODULE_PATHNAME', 'fsmml_model_card'
+    LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
+
+/* ---------------------------------------------------------------- scoring (score.c) */
+
+-- The champion's payload for one bar (the latest when at is NULL), e.g.
+-- {"prob_up": 0.5703125, "agent_version_id": 12, "version": "v1.0.3",
+--  "horizon": 1, "timestamp": "2024-03-01T12:34:00Z"}.
+-- SECURITY DEFINER: readers may not read the model blob nor the bars.
+CREATE FUNCTION fsmml_predict(agent text, symbol text, timeframe text,
+                              at timestamptz DEFAULT NULL)
+RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'fsmml_predict'
+    LANGUAGE C STABLE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Upserts into trading.agentpreds the predictions of every XGBoost direction
+-- champion of the series for the bars in [from_ts, to_ts]; returns their count.
+CREATE FUNCTION fsmml_score(symbol text, timeframe text, from_ts timestamptz, to_ts timestamptz)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_score'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+/* ---------------------------------------------------------------- dump, roles */
+
+SELECT pg_catalog.pg_extension_config_dump('trading.features', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.feature_state', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentversions', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentsignals', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.state_history', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.transitions', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.calibrations', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.promotions', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.settings_override', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.agentversions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.calibrations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.promotions_id_seq', '');
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_reader') THEN
+        CREATE ROLE fsmml_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_trainer') THEN
+        CREATE ROLE fsmml_trainer NOLOGIN IN ROLE fsmml_reader;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_admin') THEN
+        CREATE ROLE fsmml_admin NOLOGIN IN ROLE fsmml_trainer;
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA trading TO fsmml_reader;
+GRANT USAGE ON SCHEMA fsmml TO fsmml_reader;
+GRANT SELECT ON trading.agentsignals, trading.agentpreds, trading.agents,
+                trading.state_history, trading.transitions TO fsmml_reader;
+-- Readers see versions without the model blob.
+GRANT SELECT (id, symbol, timeframe, agent, version, status, model_format, model_sha256,
+              params, metrics, feature_names, train_from, train_to, test_from, test_to,
+              ext_version, created_at, created_by, promoted_at, promoted_by, promote_reason)
+    ON trading.agentversions TO fsmml_reader;
+GRANT SELECT ON trading.features, trading.historicaldata, trading.calibrations,
+                fsmml.settings, fsmml.promotions TO fsmml_trainer;
+GRANT SELECT ON trading.agentversions TO fsmml_trainer;
+
+-- Writes go through SECURITY DEFINER functions; EXECUTE is granted per role.
+REVOKE ALL ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_build_features(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_build_features(text, text, timestamptz) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_resample(text, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_resample(text, text, text, timestamptz) TO fsmml_trainer;
+GRANT SELECT ON fsmml.feature_catalog TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_train(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_train(text, text, text, jsonb) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_training_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_training_progress() TO fsmml_reader;
+GRANT SELECT ON fsmml.training_progress TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_progress_simulate(text, integer, integer, integer) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_promote(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_promote(bigint, text) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_deploy(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_deploy(text, text, text, text) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_import_model(text, text, text, bytea, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_import_model(text, text, text, bytea, text[], jsonb) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_export_model(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_export_model(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_model_card(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_model_card(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_predict(text, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_predict(text, text, text, timestamptz) TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) TO fsmml_trainer;
