@@ -19,14 +19,18 @@ DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 # run in the order of the schedule below.
 REGRESS      = $(shell cat test/regress_schedule)
 REGRESS_OPTS = --inputdir=.
+# Isolation specs: test/isolation/specs/*.spec, expected output in test/isolation/expected/.
+ISOLATION      = $(shell cat test/isolation_schedule 2>/dev/null)
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=fsmml
 
 SUBSYSTEMS  = kernel xgb data train registry serve agents bgw backtest
 PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(SUBSYSTEMS)) -DFSMML_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-              -Wno-sign-compare -Werror -O2
+              -Wno-sign-compare -Werror -O2 $(FSMML_CFLAGS)
+# FSMML_CFLAGS=-DUSE_ASSERT_CHECKING builds the assert-enabled variant the test suite also runs.
 SHLIB_LINK  = -lxgboost -lcjson -lcurl -lm
 
-EXTRA_CLEAN = META.json.tmp results regression.diffs regression.out test/kernel/kernel_cli bench/kernel_bench
+EXTRA_CLEAN = META.json.tmp results output_iso regression.diffs regression.out test/kernel/kernel_cli bench/kernel_bench
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
