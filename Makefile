@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = fsmml
 # One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
 OBJS = \
-	src/fsmml.o \
+	src/fsmml.o src/privilege.o \
 	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o \
 	src/xgb/xgb.o src/xgb/xgb_sql.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \

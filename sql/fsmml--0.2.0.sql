@@ -133,14 +133,14 @@ CREATE FUNCTION fsmml_build_features(symbol text, timeframe text, since timestam
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_build_features'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 -- Aggregates bars into a higher timeframe in trading.historicaldata; returns bars written.
 CREATE FUNCTION fsmml_resample(symbol text, from_tf text, to_tf text, since timestamptz DEFAULT NULL)
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_resample'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 /* Where the last feature build stopped: the kernel state, resumed exactly. */
 CREATE TABLE fsmml.feature_state (
@@ -442,7 +442,7 @@ CREATE FUNCTION fsmml_train(agent text, symbol text, timeframe text, params json
 RETURNS TABLE (version_id bigint, instance text, version text, status text, metrics jsonb)
     AS 'MODULE_PATHNAME', 'fsmml_train'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 /* ---------------------------------------------------------------- training progress */
 
@@ -476,7 +476,7 @@ CREATE FUNCTION fsmml_promote(version_id bigint, reason text DEFAULT NULL)
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_promote'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 -- Picks and promotes a version: best_score (best hold-out PnL, then AUC, then
 -- newest), most_recent, or rollback (the champion before the current one).
@@ -486,7 +486,7 @@ CREATE FUNCTION fsmml_deploy(agent text, symbol text, timeframe text,
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_deploy'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 -- Registers an XGBoost model trained elsewhere (JSON or UBJ) as a new version
 -- (challenger, or champion of a new instance); returns its id.
@@ -495,7 +495,7 @@ CREATE FUNCTION fsmml_import_model(agent text, symbol text, timeframe text, mode
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_import_model'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 -- A version's model in XGBoost's own JSON format, loadable by any binding.
 CREATE FUNCTION fsmml_export_model(version_id bigint)
@@ -517,13 +517,13 @@ RETURNS text
 -- The champion's payload for one bar (the latest when at is NULL), e.g.
 -- {"prob_up": 0.5703125, "agent_version_id": 12, "version": "v1.0.3",
 --  "horizon": 1, "timestamp": "2024-03-01T12:34:00Z"}.
--- SECURITY DEFINER: readers may not read the model blob nor the bars.
+-- Reads the model as fsmml_owner (readers may not read blobs) and the bars as the caller.
 CREATE FUNCTION fsmml_predict(agent text, symbol text, timeframe text,
                               at timestamptz DEFAULT NULL)
 RETURNS jsonb
     AS 'MODULE_PATHNAME', 'fsmml_predict'
     LANGUAGE C STABLE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 -- Upserts into trading.agentpreds the predictions of every XGBoost direction
 -- champion of the series for the bars in [from_ts, to_ts]; returns their count.
@@ -531,7 +531,7 @@ CREATE FUNCTION fsmml_score(symbol text, timeframe text, from_ts timestamptz, to
 RETURNS bigint
     AS 'MODULE_PATHNAME', 'fsmml_score'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+    SET search_path = pg_catalog, pg_temp;
 
 /* ---------------------------------------------------------------- dump, roles */
 
@@ -575,7 +575,7 @@ GRANT SELECT ON trading.features, trading.historicaldata, trading.calibrations,
                 fsmml.settings, fsmml.promotions TO fsmml_trainer;
 GRANT SELECT ON trading.agentversions TO fsmml_trainer;
 
--- Writes go through SECURITY DEFINER functions; EXECUTE is granted per role.
+-- Writes go through fsmml's functions; EXECUTE is granted per role.
 REVOKE ALL ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_build_features(text, text, timestamptz) FROM PUBLIC;
@@ -604,3 +604,43 @@ REVOKE ALL ON FUNCTION fsmml_predict(text, text, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_predict(text, text, text, timestamptz) TO fsmml_reader;
 REVOKE ALL ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) TO fsmml_trainer;
+
+/* ---------------------------------------------------------------- privilege model (0.2.0) */
+/*
+ * fsmml's functions are SECURITY INVOKER.  Their writes to fsmml's own tables run as
+ * fsmml_owner (src/privilege.c), a NOLOGIN role that is never a superuser and owns those
+ * tables and nothing else; everything that touches the bars (trading.historicaldata, whose
+ * triggers, defaults, index expressions and policies belong to whoever owns it) runs as the
+ * caller.  fsmml_owner gets no privilege on the bars.  The only SECURITY DEFINER function,
+ * fsmml_create_pred_partitions, is owned by fsmml_owner.
+ */
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fsmml_owner') THEN
+        CREATE ROLE fsmml_owner NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
+            NOREPLICATION NOBYPASSRLS;
+    END IF;
+    IF (SELECT rolsuper OR rolcanlogin FROM pg_roles WHERE rolname = 'fsmml_owner') THEN
+        RAISE EXCEPTION 'role fsmml_owner must be NOLOGIN and not a superuser'
+            USING HINT = 'ALTER ROLE fsmml_owner NOLOGIN NOSUPERUSER, then retry.';
+    END IF;
+END
+$$;
+GRANT USAGE ON SCHEMA trading, fsmml TO fsmml_owner;
+GRANT CREATE ON SCHEMA trading TO fsmml_owner;      -- monthly partitions of agentpreds
+ALTER TABLE trading.features OWNER TO fsmml_owner;
+ALTER TABLE fsmml.feature_state OWNER TO fsmml_owner;
+ALTER TABLE trading.agents OWNER TO fsmml_owner;
+ALTER TABLE trading.agentversions OWNER TO fsmml_owner;
+ALTER TABLE trading.agentpreds OWNER TO fsmml_owner;
+ALTER TABLE trading.agentsignals OWNER TO fsmml_owner;
+ALTER TABLE trading.state_history OWNER TO fsmml_owner;
+ALTER TABLE trading.transitions OWNER TO fsmml_owner;
+ALTER TABLE trading.calibrations OWNER TO fsmml_owner;
+ALTER TABLE fsmml.settings_default OWNER TO fsmml_owner;
+ALTER TABLE fsmml.settings_override OWNER TO fsmml_owner;
+ALTER TABLE fsmml.promotions OWNER TO fsmml_owner;
+ALTER VIEW fsmml.settings OWNER TO fsmml_owner;
+ALTER FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) OWNER TO fsmml_owner;
+-- fsmml_predict reads the bars with the caller's rights: readers read bars.
+GRANT SELECT ON trading.historicaldata TO fsmml_reader;

@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "fsmml.h"
+#include "privilege.h"
 #include "progress.h"
 
 PG_MODULE_MAGIC;
@@ -42,5 +43,6 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("fsmml");
 
+	fsmml_privilege_init();
 	fsmml_progress_init();
 }
