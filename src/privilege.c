@@ -1,6 +1,15 @@
 /*
  * privilege.c — owner mode and caller scopes (the model is in privilege.h).
  *
+ * Which entry points run in owner mode is decided here, in one list, by a
+ * function manager hook: every fsmml entry point pins search_path (SET
+ * clause), so PostgreSQL calls it through fmgr_security_definer, which calls
+ * fmgr_hook around it.  The hook enters owner mode at FHET_START and leaves
+ * at FHET_END/FHET_ABORT.  A function whose SET clause was removed is called
+ * directly, stays in caller mode and fails closed ("permission denied" on
+ * fsmml's tables).  No needs_fmgr_hook: it would cost a catalogue lookup for
+ * every function of every query in the database.
+ *
  * The switch is SetUserIdAndSecContext with SECURITY_LOCAL_USERID_CHANGE,
  * what a SECURITY DEFINER function does, so SET ROLE is refused inside and
  * aborts restore the previous user.  fsmml_owner is looked up on every entry
@@ -15,6 +24,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -26,6 +36,66 @@
 
 /* The caller of the outermost owner-mode entry; InvalidOid outside one. */
 static Oid	current_caller = InvalidOid;
+
+/* Entry points that write (or read the model blobs of) fsmml's own tables. */
+extern Datum fsmml_build_features(PG_FUNCTION_ARGS);
+extern Datum fsmml_train(PG_FUNCTION_ARGS);
+extern Datum fsmml_promote(PG_FUNCTION_ARGS);
+extern Datum fsmml_deploy(PG_FUNCTION_ARGS);
+extern Datum fsmml_import_model(PG_FUNCTION_ARGS);
+extern Datum fsmml_export_model(PG_FUNCTION_ARGS);
+extern Datum fsmml_model_card(PG_FUNCTION_ARGS);
+extern Datum fsmml_predict(PG_FUNCTION_ARGS);
+extern Datum fsmml_score(PG_FUNCTION_ARGS);
+
+static const PGFunction owner_mode_entries[] = {
+	fsmml_build_features, fsmml_train, fsmml_promote, fsmml_deploy, fsmml_import_model,
+	fsmml_export_model, fsmml_model_card, fsmml_predict, fsmml_score,
+};
+
+/* Per call site (fmgr_security_definer's cache): ours or not, and the saved user. */
+typedef struct HookState
+{
+	bool		owner_mode;
+	int			depth;			/* recursion through the same call site */
+	FsmmlUserScope scopes[8];
+	Datum		next_private;
+} HookState;
+
+static fmgr_hook_type next_fmgr_hook = NULL;
+
+static void
+privilege_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	HookState  *hs = (HookState *) DatumGetPointer(*private);
+
+	if (hs == NULL)
+	{
+		hs = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(HookState));
+		for (int i = 0; i < lengthof(owner_mode_entries); i++)
+			if (flinfo->fn_addr == owner_mode_entries[i])
+				hs->owner_mode = true;
+		*private = PointerGetDatum(hs);
+	}
+	if (hs->owner_mode)
+	{
+		if (event == FHET_START)
+		{
+			if (hs->depth >= lengthof(hs->scopes))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("fsmml entry points nested too deeply")));
+			fsmml_owner_enter(&hs->scopes[hs->depth++]);
+		}
+		else if (hs->depth > 0)
+		{
+			/* FHET_END restores; FHET_ABORT too (the abort would restore the user anyway). */
+			fsmml_owner_leave(&hs->scopes[--hs->depth]);
+		}
+	}
+	if (next_fmgr_hook)
+		(*next_fmgr_hook) (event, flinfo, &hs->next_private);
+}
 
 static void
 privilege_xact_callback(XactEvent event, void *arg)
@@ -40,6 +110,8 @@ void
 fsmml_privilege_init(void)
 {
 	RegisterXactCallback(privilege_xact_callback, NULL);
+	next_fmgr_hook = fmgr_hook;
+	fmgr_hook = privilege_fmgr_hook;
 }
 
 /* Set once this backend saw the database's fsmml at the library's version. */

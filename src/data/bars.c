@@ -22,6 +22,7 @@
 
 #include "bars.h"
 #include "fsmml.h"
+#include "privilege.h"
 
 typedef struct BarReceiver
 {
@@ -108,6 +109,7 @@ fsmml_read_bars(const char *symbol, const char *timeframe,
 	SPIExecuteOptions opts;
 	SPIPlanPtr	plan;
 	FsmmlBars  *out;
+	FsmmlUserScope us;
 	int			rc;
 
 	out = MemoryContextAllocZero(mcxt, sizeof(FsmmlBars));
@@ -144,7 +146,10 @@ fsmml_read_bars(const char *symbol, const char *timeframe,
 	}
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) &recv;
+	/* The bars are the caller's: read them with the caller's rights (privilege.h). */
+	fsmml_caller_enter(&us);
 	rc = SPI_execute_plan_extended(plan, &opts);
+	fsmml_caller_leave(&us);
 	/* SPI reports a SELECT into a DestNone receiver as a utility command. */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "reading bars failed: %s", SPI_result_code_string(rc));
@@ -175,10 +180,13 @@ int64
 fsmml_count_bars_upto(const char *symbol, const char *timeframe, TimestampTz ts)
 {
 	bool		isnull;
+	FsmmlUserScope us;
 
+	fsmml_caller_enter(&us);
 	fsmml_spi_series("SELECT count(*) FROM trading.historicaldata "
 					 "WHERE symbol = $1 AND timeframe = $2 AND \"timestamp\" <= $3",
 					 symbol, timeframe, &ts, true, 1, SPI_OK_SELECT, "counting bars");
+	fsmml_caller_leave(&us);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 

@@ -34,6 +34,7 @@
 #include "bulk_insert.h"
 #include "fsmml_features.h"
 #include "fsmml.h"
+#include "privilege.h"
 
 /* Rows per INSERT when writing trading.features. */
 #define WRITE_BATCH 8192
@@ -585,6 +586,9 @@ first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts
 {
 	bool		isnull;
 	Datum		d;
+	FsmmlUserScope us;
+
+	fsmml_caller_enter(&us);		/* reads the caller's bars */
 
 	fsmml_spi_series("SELECT min(h.\"timestamp\") FROM trading.historicaldata h "
 					 "WHERE h.symbol = $1 AND h.timeframe = $2 AND h.\"timestamp\" <= $3 "
@@ -593,6 +597,7 @@ first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts
 					 "AND f.\"timestamp\" = h.\"timestamp\")",
 					 symbol, timeframe, &last_ts, true, 1, SPI_OK_SELECT,
 					 "looking for back-filled bars");
+	fsmml_caller_leave(&us);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
@@ -605,18 +610,36 @@ first_unbuilt_bar(const char *symbol, const char *timeframe, TimestampTz last_ts
 static uint64
 delete_orphan_features(const char *symbol, const char *timeframe, TimestampTz *first)
 {
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID};
+	Datum		values[3];
 	bool		isnull;
-	Datum		d;
+	Datum		orphans;
+	FsmmlUserScope us;
 
-	fsmml_spi_series("WITH d AS (DELETE FROM trading.features f "
+	/* Which bars are gone is read with the caller's rights, the delete is fsmml's. */
+	fsmml_caller_enter(&us);
+	fsmml_spi_series("SELECT array_agg(f.\"timestamp\") FROM trading.features f "
 					 "WHERE f.symbol = $1 AND f.timeframe = $2 AND NOT EXISTS "
 					 "(SELECT 1 FROM trading.historicaldata h WHERE h.symbol = f.symbol "
-					 "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\") "
-					 "RETURNING f.\"timestamp\") SELECT count(*), min(\"timestamp\") FROM d",
-					 symbol, timeframe, NULL, false, 0, SPI_OK_SELECT,
-					 "deleting orphan features");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	*first = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+					 "AND h.timeframe = f.timeframe AND h.\"timestamp\" = f.\"timestamp\")",
+					 symbol, timeframe, NULL, true, 1, SPI_OK_SELECT,
+					 "looking for orphan features");
+	fsmml_caller_leave(&us);
+	orphans = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+	{
+		*first = DT_NOEND;
+		return 0;
+	}
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = orphans;
+	if (SPI_execute_with_args("WITH d AS (DELETE FROM trading.features "
+							  "WHERE symbol = $1 AND timeframe = $2 AND \"timestamp\" = ANY ($3) "
+							  "RETURNING \"timestamp\") SELECT count(*), min(\"timestamp\") FROM d",
+							  3, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "deleting orphan features failed");
+	*first = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 

@@ -13,7 +13,7 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 # ---- the static model
 check "fsmml_owner exists, cannot log in, is no superuser" \
-    [ "$(q "SELECT rolsuper::int || rolcanlogin::int || rolcreaterole::int || rolbypassrls::int FROM pg_roles WHERE rolname = 'fsmml_owner'")" = 0000 ]
+    [ "$(q "SELECT rolsuper::int::text || rolcanlogin::int::text || rolcreaterole::int::text || rolbypassrls::int::text FROM pg_roles WHERE rolname = 'fsmml_owner'")" = 0000 ]
 definers=$(q "SELECT string_agg(p.oid::regprocedure::text || ' by ' || pg_get_userbyid(p.proowner), ', ')
               FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
               WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fsmml') AND d.deptype = 'e'
@@ -28,7 +28,7 @@ unpinned=$(q "SELECT string_agg(p.proname, ', ' ORDER BY p.proname)
                 AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)")
 echo "# volatile C functions without a pinned search_path: ${unpinned:-none}"
 check "every function that writes pins search_path (pure diagnostics aside)" \
-    [ "$(echo "$unpinned" | tr -d ' ')" = "fsmml_progress_simulate,fsmml_xgb_check_params" ]
+    [ "$(echo "$unpinned" | tr -d ' ')" = "fsmml_progress_simulate,fsmml_training_progress,fsmml_xgb_check_params" ]
 check "fsmml's tables belong to fsmml_owner" \
     [ "$(q "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname IN ('trading', 'fsmml') AND c.relkind IN ('r', 'p') AND c.relname <> 'historicaldata'
@@ -42,7 +42,8 @@ CREATE ROLE regress_ingest IN ROLE fsmml_trainer;
 CREATE ROLE regress_trainer IN ROLE fsmml_trainer;
 CREATE ROLE regress_reader IN ROLE fsmml_reader;
 ALTER TABLE trading.historicaldata OWNER TO regress_ingest;
-GRANT INSERT ON trading.historicaldata TO regress_trainer;
+GRANT INSERT, UPDATE ON trading.historicaldata TO regress_trainer;   -- resample upserts
+GRANT CREATE ON SCHEMA public, trading TO regress_ingest;
 CREATE TABLE public.ran_as (what text, who text, super boolean, at timestamptz DEFAULT clock_timestamp());
 GRANT INSERT ON public.ran_as TO PUBLIC;
 CREATE FUNCTION public.planted(what text) RETURNS boolean LANGUAGE plpgsql AS $f$
@@ -77,7 +78,7 @@ check "the ingest role plants a trigger, a default, an index expression and a po
 
 call_as() {   # call_as ROLE WHAT SQL: runs SQL as ROLE, records WHAT in the log first
     sql -c "INSERT INTO public.ran_as (what, who) VALUES ('call:$2', '$1')" \
-        -c "SET ROLE $1" -c "$3" >"$W/$2.log" 2>&1
+        -c "SET SESSION AUTHORIZATION $1" -c "$3" >"$W/$2.log" 2>&1
     local rc=$?
     check "$1 calls $2" [ $rc -eq 0 ] || tail -5 "$W/$2.log"
 }
@@ -90,7 +91,7 @@ call_as regress_ingest resample "SELECT fsmml_resample('SEC', '1m', '5m')"
 call_as regress_trainer resample15 "SELECT fsmml_resample('SEC', '1m', '15m')"
 call_as regress_trainer build_features "SELECT fsmml_build_features('SEC', '1m')"
 call_as regress_trainer features_srf "SELECT count(*) FROM fsmml_features('SEC', '1m')"
-call_as regress_trainer train "SELECT version FROM fsmml_train('DirectionXGB', 'SEC', '1m', '{\"folds\": 1, \"rounds\": 3, \"lookback\": \"all\", \"xgb\": {\"nthread\": 1}}')"
+call_as regress_trainer train "SELECT version FROM fsmml_train('DirectionXGB', 'SEC', '1m', '{\"folds\": 1, \"rounds\": 3, \"lookback\": \"all\", \"features\": [\"ret_1\", \"rsi_14\", \"ema_dist_20\"], \"xgb\": {\"nthread\": 1}}')"
 call_as regress_trainer score "SELECT fsmml_score('SEC', '1m', '-infinity', 'infinity')"
 call_as regress_reader predict "SELECT fsmml_predict('DirectionXGB', 'SEC', '1m')"
 
@@ -111,10 +112,10 @@ check "the escalation failed: regress_ingest is no superuser" \
 for stmt in "INSERT INTO trading.features (symbol, timeframe, \"timestamp\") VALUES ('X', '1m', now())" \
             "UPDATE trading.agentversions SET status = 'champion'" \
             "DELETE FROM fsmml.feature_state" "SET ROLE fsmml_owner"; do
-    out=$(sql -c "SET ROLE regress_trainer" -c "$stmt" 2>&1)
-    check "a trainer cannot: ${stmt:0:40}" grep -q "permission denied" <<<"$out"
+    out=$(sql -c "SET SESSION AUTHORIZATION regress_trainer" -c "$stmt" 2>&1)
+    check "a trainer cannot: ${stmt:0:40}" grep -q "permission denied" <<<"$out" || echo "# $out"
 done
-out=$(sql -c "SET ROLE regress_trainer" -c "SELECT fsmml_promote(1)" 2>&1)
+out=$(sql -c "SET SESSION AUTHORIZATION regress_trainer" -c "SELECT fsmml_promote(1)" 2>&1)
 check "a trainer cannot promote" grep -q "permission denied for function fsmml_promote" <<<"$out"
 
 sql >/dev/null 2>&1 <<'SQL'
@@ -123,6 +124,7 @@ DROP POLICY planted ON trading.historicaldata; DROP POLICY planted_write ON trad
 DROP TRIGGER planted ON trading.historicaldata; DROP INDEX planted_idx;
 ALTER TABLE trading.historicaldata DROP COLUMN note;
 ALTER TABLE trading.historicaldata OWNER TO postgres;
+REVOKE CREATE ON SCHEMA public, trading FROM regress_ingest;
 DROP OWNED BY regress_ingest, regress_trainer, regress_reader;
 DROP ROLE regress_ingest, regress_trainer, regress_reader;
 SQL

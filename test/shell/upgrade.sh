@@ -44,7 +44,7 @@ check "data loaded into every 0.1.0 table" [ $? -eq 0 ]
 # Every table of the extension and the bars, as one checksum per table.
 checksums() {
     PGDATABASE=$1 q "SELECT string_agg(format('%s:%s', c.oid::regclass,
-                        (xpath('/row/m/text()', query_to_xml(format(
+                        (xpath('/table/row/m/text()', query_to_xml(format(
                           'SELECT count(*) || ''/'' || coalesce(md5(string_agg(t::text, ''|'' ORDER BY t::text)), '''') AS m FROM %s t',
                           c.oid::regclass), false, false, '')))[1]), ' ' ORDER BY c.oid::regclass::text)
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -52,11 +52,15 @@ checksums() {
                        AND NOT c.relispartition"
 }
 before=$(checksums "$old")
+out=$(PGDATABASE=$old psql -X -q -c "SELECT fsmml_build_features('BTCUSDT', '1m')" 2>&1)
+check "before the update, the new library refuses to write and says what to run" \
+    grep -q "fsmml's library is version $cur but this database has fsmml 0.1.0 installed" <<<"$out"
+check "... with the hint ALTER EXTENSION fsmml UPDATE" grep -q "HINT:  Run ALTER EXTENSION fsmml UPDATE" <<<"$out"
 PGDATABASE=$old psql -X -q -v ON_ERROR_STOP=1 -c "ALTER EXTENSION fsmml UPDATE" >"$W/update.log" 2>&1
 check "ALTER EXTENSION fsmml UPDATE from 0.1.0 succeeds" [ $? -eq 0 ] || cat "$W/update.log"
 check "the upgraded database reports $cur" [ "$(PGDATABASE=$old q "SELECT extversion FROM pg_extension WHERE extname = 'fsmml'")" = "$cur" ]
 after=$(checksums "$old")
-echo "# tables: $(echo "$before" | wc -w); e.g. $(echo "$before" | tr ' ' '\n' | grep agentpreds)"
+echo "# checksums of $(echo "$before" | wc -w) tables: $before" | cut -c1-400
 check "every row of every table survives the upgrade" [ -n "$before" ] && [ "$before" = "$after" ]
 
 # ---- schema of the upgraded database == schema of a fresh install
@@ -69,7 +73,7 @@ schema_of() {   # a copy of the database with the extension's members detached, 
                          WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                            AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fsmml')" |
         PGDATABASE=${1}_x psql -X -q -v ON_ERROR_STOP=1 >/dev/null
-    pg_dump --schema-only -d "${1}_x" | grep -vE '^(--|SET |SELECT pg_catalog.set_config)' | grep -v '^$' |
+    pg_dump --schema-only -d "${1}_x" | grep -vE '^(--|SET |SELECT pg_catalog.set_config|\\(un)?restrict )' | grep -v '^$' |
         grep -vE "^CREATE EXTENSION|^COMMENT ON EXTENSION"
     psql -X -q -d postgres -c "DROP DATABASE ${1}_x"
 }
@@ -95,7 +99,7 @@ DROP OWNED BY upgrade_trainer;
 DROP ROLE upgrade_trainer;
 SQL
 check "a trainer builds features and trains in the upgraded database" [ $? -eq 0 ] || tail -20 "$W/work.log"
-check "the trained version follows the 0.1.0 one" \
-    [ "$(PGDATABASE=$old q "SELECT string_agg(version, ',' ORDER BY id) FROM trading.agentversions")" = "v1.0.0,v1.0.1" ]
+check "the trained version is numbered after the 0.1.0 one (new feature list: v1.1.0)" \
+    [ "$(PGDATABASE=$old q "SELECT string_agg(version, ',' ORDER BY id) FROM trading.agentversions")" = "v1.0.0,v1.1.0" ]
 for d in "$old" "$new"; do psql -X -q -d postgres -c "DROP DATABASE $d"; done
 finish
