@@ -6,7 +6,7 @@ MODULE_big = fsmml
 # One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
 OBJS = \
 	src/fsmml.o src/privilege.o \
-	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o \
+	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
 	src/xgb/xgb.o src/xgb/xgb_sql.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
 	src/data/resample.o src/data/dataset.o \
