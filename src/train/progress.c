@@ -14,9 +14,9 @@
  * until they see the same even value before and after the copy.  Writers
  * never wait, so reporting every boosting round costs a few stores.
  *
- * Without preloading there is no shared memory: the view is empty, and the
- * NOTICE per finished fold, which is emitted in both cases, is the only
- * report.
+ * Without preloading there is no shared memory: the view raises an ERROR
+ * with a hint (pg_stat_statements does the same), and the NOTICE per
+ * finished fold, which is emitted in both cases, is the only report.
  *
  * A slot is released by fsmml_progress_end(), by a reset callback on the
  * memory context current at fsmml_progress_begin() (ERROR, cancel), and by an
