@@ -98,7 +98,7 @@ fsmml_import_model(PG_FUNCTION_ARGS)
 	fsmml_require_arg(fcinfo, 2, "timeframe", "Pass the timeframe the model is for, e.g. '1m'.");
 	fsmml_require_arg(fcinfo, 3, "model", "Pass the model as bytea: XGBoost JSON or UBJ.");
 	fsmml_require_arg(fcinfo, 4, "feature_names",
-				"Pass the model's input columns in order, e.g. ARRAY['ret_1', 'rsi_14'].");
+					  "Pass the model's input columns in order, e.g. ARRAY['ret_1', 'rsi_14'].");
 	agent = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	timeframe = text_to_cstring(PG_GETARG_TEXT_PP(2));

@@ -43,7 +43,7 @@ fsmml_promote(PG_FUNCTION_ARGS)
 	RegistryCall call;
 
 	fsmml_require_arg(fcinfo, 0, "version_id",
-				"Pass the id of a version from trading.agentversions.");
+					  "Pass the id of a version from trading.agentversions.");
 	id = PG_GETARG_INT64(0);
 	reason = PG_ARGISNULL(1) ? "manual promotion" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 
@@ -223,7 +223,7 @@ fsmml_deploy(PG_FUNCTION_ARGS)
 	fsmml_require_arg(fcinfo, 1, "symbol", "Pass the symbol of the instance, e.g. 'BTCUSDT'.");
 	fsmml_require_arg(fcinfo, 2, "timeframe", "Pass the timeframe of the instance, e.g. '1m'.");
 	fsmml_require_arg(fcinfo, 3, "strategy",
-				"Pass 'best_score', 'most_recent' or 'rollback'.");
+					  "Pass 'best_score', 'most_recent' or 'rollback'.");
 	agent = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	timeframe = text_to_cstring(PG_GETARG_TEXT_PP(2));
