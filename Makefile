@@ -5,13 +5,14 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = fsmml
 # One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
 OBJS = \
-	src/fsmml.o src/privilege.o \
+	src/fsmml.o src/privilege.o src/locks.o \
 	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
 	src/xgb/xgb.o src/xgb/xgb_sql.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
 	src/data/resample.o src/data/dataset.o \
 	src/train/train.o src/train/train_params.o src/train/progress.o \
-	src/registry/registry.o src/registry/promotion.o src/registry/registry_sql.o \
+	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
+	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/score.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 

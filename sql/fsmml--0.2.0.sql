@@ -446,7 +446,7 @@ RETURNS TABLE (version_id bigint, instance text, version text, status text, metr
 
 /* ---------------------------------------------------------------- training progress */
 
--- One row per running training (shared memory; empty unless fsmml is in
+-- One row per running training (shared memory; an ERROR unless fsmml is in
 -- shared_preload_libraries).  fsmml.training_progress wraps it.
 CREATE FUNCTION fsmml_training_progress(
     OUT pid integer, OUT instance text, OUT phase text,

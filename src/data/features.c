@@ -34,6 +34,7 @@
 #include "bulk_insert.h"
 #include "fsmml_features.h"
 #include "fsmml.h"
+#include "locks.h"
 #include "privilege.h"
 
 /* Rows per INSERT when writing trading.features. */
@@ -646,13 +647,7 @@ delete_orphan_features(const char *symbol, const char *timeframe, TimestampTz *f
 static void
 lock_series(const char *symbol, const char *timeframe)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(psprintf("fsmml.features:%s:%s", symbol, timeframe));
-	if (SPI_execute_with_args("SELECT pg_advisory_xact_lock(hashtext($1))",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the series");
+	fsmml_lock_series_build(symbol, timeframe);
 }
 
 /* ---------------------------------------------------------------- build */

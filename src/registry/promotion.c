@@ -54,7 +54,7 @@ read_rules(void)
 	return r;
 }
 
-/* The champion's model and feature list. */
+/* The champion's model and feature list (a fresh snapshot: read after the instance lock). */
 static FsXgbBooster *
 load_champion(const char *symbol, int64 id, List **features, MemoryContext cxt)
 {
@@ -69,7 +69,7 @@ load_champion(const char *symbol, int64 id, List **features, MemoryContext cxt)
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = Int64GetDatum(id);
 	if (SPI_execute_with_args("SELECT model, feature_names FROM trading.agentversions "
-							  "WHERE symbol = $1 AND id = $2", 2, types, values, NULL, true, 1)
+							  "WHERE symbol = $1 AND id = $2", 2, types, values, NULL, false, 1)
 		!= SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading champion " INT64_FORMAT " failed", id);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

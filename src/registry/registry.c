@@ -10,6 +10,7 @@
 #include "utils/timestamp.h"
 
 #include "fsmml.h"
+#include "locks.h"
 #include "registry.h"
 
 char *
@@ -39,14 +40,7 @@ fsmml_agent_kind(const char *agent)
 void
 fsmml_registry_lock_instance(const char *agent, const char *symbol, const char *timeframe)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(psprintf("fsmml.instance:%s",
-											 fsmml_instance_name(agent, symbol, timeframe)));
-	if (SPI_execute_with_args("SELECT pg_advisory_xact_lock(hashtext($1))",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the instance");
+	fsmml_lock_instance(agent, symbol, timeframe);
 }
 
 static Datum

@@ -92,6 +92,7 @@
 #include "bulk_insert.h"
 #include "dataset.h"
 #include "fsmml.h"
+#include "locks.h"
 #include "registry.h"
 #include "xgb.h"
 
@@ -900,13 +901,7 @@ prepare_pred_plans(void)
 static void
 lock_version_preds(int64 id)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(psprintf("fsmml.agentpreds:" INT64_FORMAT, id));
-	if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the predictions of agent version " INT64_FORMAT, id);
+	fsmml_lock_version_preds(id);
 }
 
 /* Index of the first bar at or after ts (bars ascend). */

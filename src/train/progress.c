@@ -14,9 +14,9 @@
  * until they see the same even value before and after the copy.  Writers
  * never wait, so reporting every boosting round costs a few stores.
  *
- * Without preloading there is no shared memory: the view is empty, and the
- * NOTICE per finished fold, which is emitted in both cases, is the only
- * report.
+ * Without preloading there is no shared memory: the view raises an ERROR
+ * with a hint (pg_stat_statements does the same), and the NOTICE per
+ * finished fold, which is emitted in both cases, is the only report.
  *
  * A slot is released by fsmml_progress_end(), by a reset callback on the
  * memory context current at fsmml_progress_begin() (ERROR, cancel), and by an
@@ -447,8 +447,10 @@ usec_interval(int64 usec)
 }
 
 /*
- * fsmml_training_progress() — one row per running training; empty when
- * fsmml is not preloaded.  fsmml.training_progress wraps it.
+ * fsmml_training_progress() — one row per running training.
+ * fsmml.training_progress wraps it.  Without shared memory (fsmml not in
+ * shared_preload_libraries) it raises an ERROR, as pg_stat_statements does:
+ * an empty answer would read as "nothing is training".
  */
 Datum
 fsmml_training_progress(PG_FUNCTION_ARGS)
@@ -457,9 +459,13 @@ fsmml_training_progress(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	int			i;
 
-	InitMaterializedSRF(fcinfo, 0);
 	if (progress_shared == NULL)
-		return (Datum) 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fsmml.training_progress needs fsmml in shared_preload_libraries"),
+				 errdetail("Trainings report to shared memory, which fsmml allocates only when preloaded; each training still reports its folds as NOTICEs."),
+				 errhint("Add fsmml to shared_preload_libraries in postgresql.conf and restart the server.")));
+	InitMaterializedSRF(fcinfo, 0);
 
 	now = GetCurrentTimestamp();
 	for (i = 0; i < progress_shared->nslots; i++)

@@ -2,8 +2,8 @@
  * progress.h — live progress of running trainings.
  *
  * The trainer reports what it is doing through these calls; with fsmml in
- * shared_preload_libraries other sessions see it in fsmml.training_progress,
- * and in every case the training session gets one NOTICE per finished fold.
+ * shared_preload_libraries other sessions see it in fsmml.training_progress
+ * (which raises an ERROR otherwise), and in every case the training session gets one NOTICE per finished fold.
  *
  * Call order in the backend running a training:
  *

@@ -210,6 +210,7 @@ json_num(cJSON *o, const char *key, double v)
 		cJSON_AddNullToObject(o, key);
 }
 
+/* The caller attaches the result to an owned tree before its next call that can raise. */
 static cJSON *
 class_metrics_json(const FsmmlDataset *ds, FsRange range, const double *prob)
 {
@@ -217,14 +218,18 @@ class_metrics_json(const FsmmlDataset *ds, FsRange range, const double *prob)
 	double	   *y = palloc(sizeof(double) * Max(n, 1));
 	size_t	   *scratch = palloc(sizeof(size_t) * Max(n, 1));
 	FsClassMetrics m;
-	cJSON	   *o = cJSON_CreateObject();
+	char	   *from = fsmml_iso8601(ds->ts[range.start]);
+	char	   *to = fsmml_iso8601(ds->ts[range.end - 1]);
+	cJSON	   *o;
 
 	for (int64 i = 0; i < n; i++)
 		y[i] = ds->y[range.start + i];
 	fs_class_metrics(y, prob, n, scratch, &m);
+	/* malloc'd and unowned until the caller attaches it: nothing below may raise */
+	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "rows", (double) n);
-	cJSON_AddStringToObject(o, "from", fsmml_iso8601(ds->ts[range.start]));
-	cJSON_AddStringToObject(o, "to", fsmml_iso8601(ds->ts[range.end - 1]));
+	cJSON_AddStringToObject(o, "from", from);
+	cJSON_AddStringToObject(o, "to", to);
 	json_num(o, "auc", m.auc);
 	json_num(o, "brier", m.brier);
 	json_num(o, "logloss", m.logloss);
@@ -439,8 +444,18 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 	v.test_to = fsmml_unix_to_ts(ds->ts[plan->holdout.end - 1]);
 
 	{
-		int64		champion = fsmml_registry_champion(agent, symbol, timeframe);
-		FsmmlVersionRow row = fsmml_registry_insert(&v);
+		int64		champion;
+		FsmmlVersionRow row;
+
+		/*
+		 * Numbering, the champion read and the promotion decided under one
+		 * lock, taken only now: concurrent trainings of the instance run in
+		 * parallel and register one after the other, each against the
+		 * champion the previous one left (read after the lock).
+		 */
+		fsmml_registry_lock_instance(agent, symbol, timeframe);
+		champion = fsmml_registry_champion(agent, symbol, timeframe);
+		row = fsmml_registry_insert(&v);
 
 		res.version_id = row.id;
 		res.version = row.version;
@@ -506,7 +521,8 @@ fsmml_train(PG_FUNCTION_ARGS)
 	values[3] = CStringGetTextDatum(res.status);
 	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(res.metrics));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	SPI_finish();
+	SPI_finish();				/* returns to cxt, current at SPI_connect */
+	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
 }

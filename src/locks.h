@@ -1,0 +1,49 @@
+/*
+ * locks.h — fsmml's advisory locks: which concurrent calls wait for which.
+ *
+ * Every lock is a transaction-level advisory lock in the two-int4 form, the
+ * one pg_advisory_xact_lock(int4, int4) takes, so other applications can
+ * see and avoid them:
+ *
+ *   key1 (pg_locks.classid) = FSMML_LOCK_CLASS + kind
+ *   key2 (pg_locks.objid)   = hashtext(name)              (pg_locks.objsubid = 2)
+ *
+ *   kind                  name                        held by
+ *   1 series build        'BTCUSDT-1m'                fsmml_build_features
+ *   2 instance registry   'DirectionXGB@BTCUSDT-1m'   registering a trained or imported
+ *                                                     version, fsmml_promote, fsmml_deploy
+ *   3 version predictions '42' (agent version id)     fsmml_score, per champion
+ *
+ * FSMML_LOCK_CLASS is 0x46534D00 ("FSM\0", 1179864320); key1 values
+ * 1179864320 .. 1179864335 are reserved for fsmml.  Waits are ordinary lock
+ * waits: cancellable, subject to lock_timeout, seen by the deadlock detector
+ * and shown as wait_event 'advisory' in pg_stat_activity.
+ */
+#ifndef FSMML_LOCKS_H
+#define FSMML_LOCKS_H
+
+#define FSMML_LOCK_CLASS 0x46534D00
+
+typedef enum FsmmlLockKind
+{
+	FSMML_LOCK_SERIES_BUILD = 1,
+	FSMML_LOCK_INSTANCE = 2,
+	FSMML_LOCK_VERSION_PREDS = 3
+} FsmmlLockKind;
+
+/*
+ * One fsmml_build_features of a series at a time.  After the lock is granted
+ * the caller's later reads (read-only SPI included) see what was committed
+ * before, up to the end of the caller's SPI connection; in REPEATABLE READ
+ * or SERIALIZABLE a wait on a concurrent build is a serialization failure.
+ * Caller is SPI-connected, CurrentMemoryContext its SPI procedure context.
+ */
+extern void fsmml_lock_series_build(const char *symbol, const char *timeframe);
+
+/* Version numbering and promotion of one instance; same visibility rule. */
+extern void fsmml_lock_instance(const char *agent, const char *symbol, const char *timeframe);
+
+/* Writers of one version's rows in trading.agentpreds (fsmml_score). */
+extern void fsmml_lock_version_preds(int64 version_id);
+
+#endif							/* FSMML_LOCKS_H */
