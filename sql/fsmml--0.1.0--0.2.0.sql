@@ -3,3 +3,10 @@
  * (test/shell/upgrade.sh) checks that the result equals a fresh install and keeps the data. */
 
 \echo Use "ALTER EXTENSION fsmml UPDATE TO '0.2.0'" to load this file. \quit
+
+/* ---------------------------------------------------------------- h2: XGBoost helpers not for PUBLIC
+ * fsmml_xgb_check_params runs XGBoost (bounded by the fsmml.xgb_* limits): trainers only.
+ * fsmml_xgb_version stays PUBLIC (it reads a version string). */
+REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
+/* ---------------------------------------------------------------- end h2 */

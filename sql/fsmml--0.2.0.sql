@@ -604,3 +604,10 @@ REVOKE ALL ON FUNCTION fsmml_predict(text, text, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_predict(text, text, text, timestamptz) TO fsmml_reader;
 REVOKE ALL ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_score(text, text, timestamptz, timestamptz) TO fsmml_trainer;
+
+/* ---------------------------------------------------------------- h2: XGBoost helpers not for PUBLIC
+ * fsmml_xgb_check_params runs XGBoost (bounded by the fsmml.xgb_* limits): trainers only.
+ * fsmml_xgb_version stays PUBLIC (it reads a version string). */
+REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
+/* ---------------------------------------------------------------- end h2 */

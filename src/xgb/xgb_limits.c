@@ -11,7 +11,9 @@
  *   fsmml.xgb_max_rounds           boosting rounds (params.rounds)
  *   fsmml.xgb_max_cells            rows x features of one DMatrix
  *   fsmml.xgb_max_round_work       the estimated work of ONE boosting round:
- *       gbtree   trees x (depth x cells + min(2^depth, rows) x features x bins)
+ *       gbtree   trees x (depth x cells + 4 x min(2^depth, rows) x features x bins)
+ *       (building histograms, then evaluating every bin of every node: the
+ *       second costs about 4 times more per unit, measured)
  *       gblinear groups x cells
  * Refused outright: booster dart (its rounds re-predict every earlier
  * tree), tree_method other than hist (exact and approx cost more per round
@@ -41,10 +43,10 @@ int			fsmml_train_nthread = 0;
 int			fsxgb_max_threads = 4;
 int			fsxgb_max_depth = 10;
 int			fsxgb_max_trees_per_round = 16;
-int			fsxgb_max_bin = 1024;
+int			fsxgb_max_bin = 256;
 int			fsxgb_max_rounds = 10000;
-int			fsxgb_max_cells = 64000000;
-double		fsxgb_max_round_work = 2e9;
+int			fsxgb_max_cells = 4000000;
+double		fsxgb_max_round_work = 1e8;
 
 static bool
 fsxgb_check_nthread(int *newval, void **extra, GucSource source)
@@ -107,7 +109,7 @@ fsxgb_guc_init(void)
 							"Largest XGBoost max_bin a training may use.",
 							NULL,
 							&fsxgb_max_bin,
-							1024, 2, 1000000,
+							256, 2, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
@@ -123,15 +125,15 @@ fsxgb_guc_init(void)
 							"Most cells (rows x features) of one XGBoost matrix.",
 							NULL,
 							&fsxgb_max_cells,
-							64000000, 1, INT_MAX,
+							4000000, 1, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomRealVariable("fsmml.xgb_max_round_work",
 							 "Most estimated work of one boosting round.",
-							 "gbtree: trees x (depth x rows x features + min(2^depth, rows) x features x max_bin); gblinear: groups x rows x features.  The default keeps one round under about 0.3 s on one core.",
+							 "gbtree: trees x (depth x rows x features + 4 x min(2^depth, rows) x features x max_bin); gblinear: groups x rows x features.  The default keeps one round under about 0.5 s on one busy core.",
 							 &fsxgb_max_round_work,
-							 2e9, 1e3, 1e15,
+							 1e8, 1e3, 1e15,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 }
@@ -273,7 +275,7 @@ fsxgb_round_work(const FsXgbLimitState *st0, uint64 nrow, uint64 ncol)
 	if (st.linear)
 		return Max(st.nclass, 1) * cells;
 	nodes = Min(ldexp(1.0, Max(st.depth, 1)), (double) Max(nrow, 1));
-	return trees * (Max(st.depth, 1) * cells + nodes * (double) ncol * Max(st.max_bin, 2));
+	return trees * (Max(st.depth, 1) * cells + 4.0 * nodes * (double) ncol * Max(st.max_bin, 2));
 }
 
 void
