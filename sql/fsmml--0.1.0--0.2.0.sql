@@ -54,3 +54,10 @@ BEGIN
     END LOOP;
 END
 $$;
+
+/* ---------------------------------------------------------------- h2: XGBoost helpers not for PUBLIC
+ * fsmml_xgb_check_params runs XGBoost (bounded by the fsmml.xgb_* limits): trainers only.
+ * fsmml_xgb_version stays PUBLIC (it reads a version string). */
+REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
+/* ---------------------------------------------------------------- end h2 */

@@ -644,3 +644,10 @@ ALTER VIEW fsmml.settings OWNER TO fsmml_owner;
 ALTER FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) OWNER TO fsmml_owner;
 -- fsmml_predict reads the bars with the caller's rights: readers read bars.
 GRANT SELECT ON trading.historicaldata TO fsmml_reader;
+
+/* ---------------------------------------------------------------- h2: XGBoost helpers not for PUBLIC
+ * fsmml_xgb_check_params runs XGBoost (bounded by the fsmml.xgb_* limits): trainers only.
+ * fsmml_xgb_version stays PUBLIC (it reads a version string). */
+REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
+/* ---------------------------------------------------------------- end h2 */

@@ -11,9 +11,9 @@
 #error "FSMML_VERSION comes from fsmml.control through the Makefile"
 #endif
 
-/* GUCs (fsmml.c) */
+/* GUCs (xgb/xgb_limits.c) */
 extern int	fsmml_nthread;			/* fsmml.nthread: threads for scoring */
-extern int	fsmml_train_nthread;	/* fsmml.train_nthread: threads for training, 0 = all */
+extern int	fsmml_train_nthread;	/* fsmml.train_nthread: threads for training, 0 = the cap */
 
 /* timeframe.c: the only timeframes fsmml accepts. */
 extern int64 fsmml_timeframe_usec(const char *tf);	/* ERROR when invalid */

@@ -155,6 +155,16 @@ jsonb_text(Jsonb *j)
 	return JsonbToCString(NULL, &j->root, VARSIZE(j));
 }
 
+/*
+ * params.xgb and params.rounds against the superuser's fsmml.xgb_* limits,
+ * before any data is read (the data size is checked when boosting starts).
+ */
+static void
+check_xgb_limits(TrainParams *p)
+{
+	fsxgb_limits_check_jsonb(p->xgb, p->rounds);
+}
+
 TrainParams *
 fsmml_train_params(const char *agent, Jsonb *params, MemoryContext mcxt)
 {
@@ -223,6 +233,7 @@ fsmml_train_params(const char *agent, Jsonb *params, MemoryContext mcxt)
 	p->xgb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 												CStringGetDatum(fsxgb_json_print(xgb))));
 	p->resolved = defaults;
+	check_xgb_limits(p);
 	MemoryContextSwitchTo(oldcxt);
 	return p;
 }

@@ -24,15 +24,19 @@
  * verbosity is 1 (warnings only), so ordinary training is silent.
  *
  * Signals.  While an XGBoost call runs, the backend blocks asynchronous
- * signals, so OpenMP worker threads (which inherit the mask) never run
- * PostgreSQL's handlers; a cancel or statement_timeout that arrives during a
- * call is delivered when it returns and honoured by CHECK_FOR_INTERRUPTS()
- * right after it.  One XGBoost call (e.g. one boosting round) cannot be
- * interrupted half-way.
+ * signals except SIGQUIT, so OpenMP worker threads (which inherit the mask)
+ * never run PostgreSQL's handlers; a cancel or statement_timeout that
+ * arrives during a call is delivered when it returns and honoured by
+ * CHECK_FOR_INTERRUPTS() right after it (xgb_signals.c).  One XGBoost call
+ * (e.g. one boosting round) cannot be interrupted half-way, so every call is
+ * bounded: training boosters refuse parameters over the fsmml.xgb_* limits
+ * and check each round's cost, matrices are at most fsmml.xgb_max_cells,
+ * predictions run in chunks of rows (xgb_limits.c, xgb_predict.c).
  *
  * Threads.  Scoring uses fsmml.nthread; training boosters start with
- * nthread = fsmml.train_nthread (0 = all cores) and a params json "nthread"
- * overrides it because it is applied afterwards.
+ * nthread = fsmml.train_nthread (0 = fsmml.xgb_max_threads) and a params
+ * json "nthread" overrides it because it is applied afterwards; every
+ * thread count is capped by fsmml.xgb_max_threads.
  *
  * Initialisation is lazy and once per backend; every entry point does it.
  */
@@ -55,6 +59,16 @@ typedef struct FsXgbMatrix
 	uint64		ncol;
 } FsXgbMatrix;
 
+/* What the cost of a boosting round depends on (xgb_limits.c); 0 = unset. */
+typedef struct FsXgbLimitState
+{
+	int			depth;
+	int			parallel;		/* num_parallel_tree */
+	int			nclass;			/* num_class */
+	int			max_bin;
+	bool		linear;			/* booster gblinear */
+} FsXgbLimitState;
+
 typedef struct FsXgbBooster
 {
 	BoosterHandle handle;		/* NULL once freed */
@@ -64,9 +78,21 @@ typedef struct FsXgbBooster
 	int			nthread;		/* nthread last set on a scoring booster */
 	int			inplace;		/* in-place predict works: -1 unknown, 0 no
 								 * (gblinear), 1 yes */
+	int64		ntrees;			/* trees, for prediction chunks; -1 unknown */
+	FsXgbLimitState limits;		/* training boosters: params as set */
+	bool		limits_checked; /* round cost checked on the first round */
 } FsXgbBooster;
 
 /* ---- library ---------------------------------------------------------- */
+
+/* The fsmml.nthread / fsmml.train_nthread / fsmml.xgb_* GUCs (_PG_init). */
+extern void fsxgb_guc_init(void);
+/*
+ * ERROR (with a hint naming the fsmml.xgb_* setting) unless the XGBoost
+ * parameters of a training and its rounds stay within the limits; the data
+ * size is checked again when boosting starts (xgb_limits.c).
+ */
+extern void fsxgb_limits_check_jsonb(Jsonb *params, int rounds);
 
 /* Register the log callback and set verbosity; idempotent, called by all. */
 extern void fsxgb_init(void);

@@ -52,8 +52,9 @@ check_params_data(float *x, float *y)
 
 /*
  * Validate XGBoost parameters as training will apply them: a training
- * booster on a small synthetic data set, objective binary:logistic unless
- * params say otherwise, the params applied, ONE boosting round (XGBoost's
+ * booster on a small synthetic data set, objective binary:logistic and
+ * tree_method hist unless params say otherwise, the fsmml.xgb_* limits
+ * checked (xgb_limits.c), the params applied, ONE boosting round (XGBoost's
  * own checks of the values fire there), and the resolved configuration
  * returned.  Everything lives in a private memory context: deleted on
  * success, and with its parent on ERROR or cancel.
@@ -107,6 +108,8 @@ fsmml_xgb_check_params(PG_FUNCTION_ARGS)
 
 	b = fsxgb_booster_create(cxt, &m, 1, true);
 	fsxgb_booster_set_param(b, "objective", "binary:logistic");
+	/* as training does; the limits refuse exact/approx (auto would be exact) */
+	fsxgb_booster_set_param(b, "tree_method", "hist");
 	fsxgb_booster_set_params_jsonb(b, params);
 	fsxgb_booster_update(b, 0, m);
 	config = fsxgb_booster_config(b);

@@ -48,6 +48,9 @@ fi
 SET client_min_messages = notice;
 -- One XGBoost thread: OpenMP teams on a busy machine make timings erratic.
 SET fsmml.train_nthread = 1;
+-- The calibration below needs rounds slower than the fsmml.xgb_* limits allow (superuser).
+SET fsmml.xgb_max_trees_per_round = 64000;
+SET fsmml.xgb_max_round_work = 1e15;
 SELECT pg_backend_pid() AS pid \gset
 \setenv XGBMEM_PID :pid
 \echo xgbmem pid=:pid
