@@ -730,6 +730,7 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 		SPIPlanPtr	plan = NULL;
 		RowFormer  *rf = NULL;
 		AttrNumber	attnums[FS_NFEATURES];
+		Bitmapset  *given;
 
 		table_close(rel, AccessShareLock);
 		fsmml_feature_attnums(tupdesc, attnums);
@@ -744,9 +745,12 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 			feature_rows_from(symbol, timeframe, first_ts, true);
 			exist = false;
 		}
-		if (!exist && fsmml_bulk_insert_possible(relid))
+		given = bms_add_range(NULL, 1, 3);	/* symbol, timeframe, timestamp */
+		for (int k = 0; k < FS_NFEATURES; k++)
+			given = bms_add_member(given, attnums[k]);
+		if (!exist && fsmml_bulk_insert_possible(relid, InvalidOid, given))
 		{
-			bi = fsmml_bulk_insert_begin(relid);
+			bi = fsmml_bulk_insert_begin(relid, InvalidOid, given);
 			rf = row_former_new(fsmml_bulk_insert_tupdesc(bi), attnums, symbol, timeframe);
 		}
 		else
@@ -765,6 +769,10 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 		}
 		if (bi)
 			fsmml_bulk_insert_end(bi);
+		ereport(DEBUG1,
+				(errmsg("fsmml_build_features %s %s: " INT64_FORMAT " rows written %s",
+						symbol, timeframe, written,
+						bi ? "directly" : "through INSERT")));
 	}
 	if (fs_state_ngaps(st) > ngaps_before)
 		ereport(NOTICE,

@@ -983,26 +983,27 @@ ms_since(instr_time start)
 /*
  * New predictions go straight into the heap and indexes of their monthly
  * partition (bulk_insert.c: what COPY does, without the executor's INSERT)
- * when nothing else has to see them go in: no trigger or rule on
- * agentpreds or the partition (the foreign key's RI triggers count: with
- * the FK in place every row goes through INSERT), no row-level security,
- * and exactly the seven columns of the contract (so no user column misses
- * its default).  The partition of a row is found from the partition
- * bounds as the executor's routing does; created_at is now().  Otherwise
- * the batch goes through the prepared INSERT ... SELECT FROM unnest(...).
+ * when the row comes out exactly as INSERT INTO trading.agentpreds would
+ * make it: INSERT privilege on agentpreds, the other columns' defaults
+ * (created_at's now() included), generated columns, constraints and every
+ * index; and when nothing else has to see the rows go in: no trigger or
+ * rule on agentpreds or the partition (the foreign key's RI triggers
+ * count), no row-level security (fsmml_bulk_insert_possible).  The
+ * partition of a row is found from the partition bounds as the executor's
+ * routing does.  Otherwise the batch goes through the prepared
+ * INSERT ... SELECT FROM unnest(...).
  */
-#define PRED_NCOLS 7
+#define PRED_NCOLS 6
 
+/* The columns fsmml_score writes, as its INSERT names them. */
 static const char *const pred_cols[PRED_NCOLS] = {
-	"agent_version_id", "symbol", "timeframe", "timestamp", "horizon", "payload", "created_at"
+	"agent_version_id", "symbol", "timeframe", "timestamp", "horizon", "payload"
 };
 
 typedef struct PredPartition
 {
 	Oid			relid;
 	bool		direct;			/* direct writes possible */
-	int			natts;
-	int			attpos[PRED_NCOLS]; /* 0-based position of each contract column */
 } PredPartition;
 
 typedef struct PredTarget
@@ -1011,19 +1012,23 @@ typedef struct PredTarget
 	PartitionKey key;
 	PartitionDesc pd;
 	List	   *parts;			/* of PredPartition *, the ones met so far */
-	TimestampTz now;
+	int			natts;			/* of agentpreds */
+	int			attpos[PRED_NCOLS]; /* 0-based position of each written column */
+	Bitmapset  *given;			/* their attribute numbers */
 } PredTarget;
 
 static void
 pred_target_open(PredTarget *t)
 {
+	static const Oid types[PRED_NCOLS] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID,
+	JSONBOID};
 	Oid			relid = RangeVarGetRelid(makeRangeVar("trading", "agentpreds", -1),
 										 RowExclusiveLock, false);
 	Relation	rel = table_open(relid, NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
 	PartitionKey key;
 
 	memset(t, 0, sizeof(*t));
-	t->now = GetCurrentTransactionStartTimestamp();
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || rel->trigdesc != NULL ||
 		rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
 	{
@@ -1033,12 +1038,32 @@ pred_target_open(PredTarget *t)
 	key = RelationGetPartitionKey(rel);
 	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
 		key->partattrs[0] == 0 ||
-		strcmp(NameStr(TupleDescAttr(RelationGetDescr(rel), key->partattrs[0] - 1)->attname),
+		strcmp(NameStr(TupleDescAttr(desc, key->partattrs[0] - 1)->attname),
 			   "timestamp") != 0 ||
 		key->parttypid[0] != TIMESTAMPTZOID)
 	{
 		table_close(rel, NoLock);
 		return;
+	}
+	t->natts = desc->natts;
+	for (int c = 0; c < PRED_NCOLS; c++)
+	{
+		t->attpos[c] = -1;
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), pred_cols[c]) == 0 &&
+				att->atttypid == types[c])
+				t->attpos[c] = a;
+		}
+		if (t->attpos[c] < 0)
+		{
+			/* A column changed type or went away: INSERT will say what is wrong. */
+			table_close(rel, NoLock);
+			return;
+		}
+		t->given = bms_add_member(t->given, t->attpos[c] + 1);
 	}
 	t->parent = rel;
 	t->key = key;
@@ -1080,13 +1105,8 @@ pred_partition_of(PredTarget *t, TimestampTz ts)
 static PredPartition *
 pred_partition(PredTarget *t, Oid relid)
 {
-	static const Oid types[PRED_NCOLS] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID,
-	JSONBOID, TIMESTAMPTZOID};
 	ListCell   *lc;
 	PredPartition *p;
-	Relation	rel;
-	TupleDesc	desc;
-	int			live = 0;
 
 	foreach(lc, t->parts)
 	{
@@ -1096,32 +1116,7 @@ pred_partition(PredTarget *t, Oid relid)
 	}
 	p = palloc0(sizeof(PredPartition));
 	p->relid = relid;
-	p->direct = fsmml_bulk_insert_possible(relid);
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	p->natts = desc->natts;
-	for (int c = 0; c < PRED_NCOLS; c++)
-		p->attpos[c] = -1;
-	for (int a = 0; a < desc->natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, a);
-		bool		known = false;
-
-		if (att->attisdropped)
-			continue;
-		live++;
-		for (int c = 0; c < PRED_NCOLS; c++)
-			if (strcmp(NameStr(att->attname), pred_cols[c]) == 0 && att->atttypid == types[c])
-			{
-				p->attpos[c] = a;
-				known = true;
-			}
-		if (!known || att->attgenerated)
-			p->direct = false;
-	}
-	if (live != PRED_NCOLS || rel->rd_rel->relrowsecurity)
-		p->direct = false;
-	table_close(rel, AccessShareLock);
+	p->direct = fsmml_bulk_insert_possible(relid, RelationGetRelid(t->parent), t->given);
 	t->parts = lappend(t->parts, p);
 	return p;
 }
@@ -1133,11 +1128,14 @@ pred_partition(PredTarget *t, Oid relid)
 static bool
 write_rows_direct(PredTarget *t, const Datum *fixed, const Datum *tsd, const Datum *jd, int n)
 {
-	Oid		   *part = palloc(sizeof(Oid) * n);
+	Oid		   *part;
+	Datum	   *values;
+	bool	   *nulls;
 	int			r = 0;
 
 	if (t->parent == NULL || n == 0)
 		return false;
+	part = palloc(sizeof(Oid) * n);
 	for (int k = 0; k < n; k++)
 	{
 		part[k] = pred_partition_of(t, DatumGetTimestampTz(tsd[k]));
@@ -1145,25 +1143,26 @@ write_rows_direct(PredTarget *t, const Datum *fixed, const Datum *tsd, const Dat
 			((k == 0 || part[k] != part[k - 1]) && !pred_partition(t, part[k])->direct))
 			return false;
 	}
+	/* Rows in agentpreds' layout; the other columns take their defaults. */
+	values = palloc0(sizeof(Datum) * t->natts);
+	nulls = palloc(sizeof(bool) * t->natts);
+	memset(nulls, true, sizeof(bool) * t->natts);
+	for (int c = 0; c < PRED_NCOLS; c++)
+		nulls[t->attpos[c]] = false;
+	values[t->attpos[0]] = fixed[0];	/* agent_version_id */
+	values[t->attpos[1]] = fixed[1];	/* symbol */
+	values[t->attpos[2]] = fixed[2];	/* timeframe */
+	values[t->attpos[4]] = fixed[3];	/* horizon */
 	while (r < n)
 	{
-		PredPartition *p = pred_partition(t, part[r]);
-		FsmmlBulkInsert *bi = fsmml_bulk_insert_begin(p->relid);
-		Datum	   *values = palloc0(sizeof(Datum) * p->natts);
-		bool	   *nulls = palloc(sizeof(bool) * p->natts);
+		Oid			relid = part[r];
+		FsmmlBulkInsert *bi = fsmml_bulk_insert_begin(relid, RelationGetRelid(t->parent),
+													  t->given);
 
-		memset(nulls, true, sizeof(bool) * p->natts);
-		for (int c = 0; c < PRED_NCOLS; c++)
-			nulls[p->attpos[c]] = false;
-		values[p->attpos[0]] = fixed[0];	/* agent_version_id */
-		values[p->attpos[1]] = fixed[1];	/* symbol */
-		values[p->attpos[2]] = fixed[2];	/* timeframe */
-		values[p->attpos[4]] = fixed[3];	/* horizon */
-		values[p->attpos[6]] = TimestampTzGetDatum(t->now);
-		for (; r < n && part[r] == p->relid; r++)
+		for (; r < n && part[r] == relid; r++)
 		{
-			values[p->attpos[3]] = tsd[r];
-			values[p->attpos[5]] = jd[r];
+			values[t->attpos[3]] = tsd[r];
+			values[t->attpos[5]] = jd[r];
 			fsmml_bulk_insert_row(bi, values, nulls);
 		}
 		fsmml_bulk_insert_end(bi);
