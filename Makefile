@@ -8,11 +8,12 @@ OBJS = \
 	src/fsmml.o \
 	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o \
 	src/xgb/xgb.o src/xgb/xgb_sql.o \
-	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
+	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features_sql.o src/data/features_build.o \
 	src/data/resample.o src/data/dataset.o \
 	src/train/train.o src/train/train_params.o src/train/progress.o \
 	src/registry/registry.o src/registry/promotion.o src/registry/registry_sql.o \
-	src/serve/score.o
+	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
+	src/serve/pred_write.o src/serve/score.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,
