@@ -107,6 +107,14 @@ SELECT pg_temp.err($$SELECT fsmml_build_features('FP5', '1m')$$) = :'insert_erro
 SELECT count(*) FROM trading.features WHERE symbol = 'FP5';
 ALTER TABLE trading.features DROP CONSTRAINT fp_rsi_low;
 
+-- A NOT NULL column without a default: INSERT's not-null error, word for word.
+ALTER TABLE trading.features ADD COLUMN desk_must int NOT NULL DEFAULT 0;
+ALTER TABLE trading.features ALTER COLUMN desk_must DROP DEFAULT;
+SELECT pg_temp.err(pg_temp.feature_insert('trading.features', 'FP5')) AS insert_error \gset
+SELECT split_part(:'insert_error', ' | ', 1) AS insert_error;
+SELECT pg_temp.err($$SELECT fsmml_build_features('FP5', '1m')$$) = :'insert_error' AS same_error;
+ALTER TABLE trading.features DROP COLUMN desk_must;
+
 -- Privileges are checked as INSERT checks them, for the functions' owner.
 CREATE ROLE regress_fp_owner;
 GRANT USAGE ON SCHEMA trading, fsmml TO regress_fp_owner;
@@ -268,6 +276,14 @@ SELECT split_part(e, ' | ', 1) AS insert_error, e = f AS same_error
 FROM (SELECT pg_temp.err(pg_temp.pred_insert()) AS e,
              pg_temp.err($$SELECT fsmml_score('FPS', '1m', '-infinity', 'infinity')$$) AS f) s;
 ALTER TABLE trading.agentpreds DROP CONSTRAINT fp_prob_low;
+
+-- A NOT NULL column without a default: INSERT's not-null error, word for word.
+ALTER TABLE trading.agentpreds ADD COLUMN desk_must int NOT NULL DEFAULT 0;
+ALTER TABLE trading.agentpreds ALTER COLUMN desk_must DROP DEFAULT;
+SELECT split_part(e, ' | ', 1) AS insert_error, e = f AS same_error
+FROM (SELECT pg_temp.err(pg_temp.pred_insert()) AS e,
+             pg_temp.err($$SELECT fsmml_score('FPS', '1m', '-infinity', 'infinity')$$) AS f) s;
+ALTER TABLE trading.agentpreds DROP COLUMN desk_must;
 
 -- Privileges, for the owner of fsmml_score.
 SELECT proowner::regrole AS score_owner FROM pg_proc
