@@ -6,7 +6,8 @@ MODULE_big = fsmml
 # One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
 OBJS = \
 	src/fsmml.o \
-	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o \
+	src/kernel/features_kernel.o src/kernel/features_check.o src/kernel/features_catalog.o \
+	src/kernel/metrics.o src/kernel/walkforward.o \
 	src/xgb/xgb.o src/xgb/xgb_sql.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
 	src/data/resample.o src/data/dataset.o \
