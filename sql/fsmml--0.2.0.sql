@@ -166,6 +166,7 @@ CREATE TABLE trading.agents (
 COMMENT ON TABLE trading.agents IS
     'Agent catalogue (a small reference table, the only one not keyed by symbol)';
 
+-- h3: DirectionXGB's lookback "auto" = a number of bars per timeframe (README, Training).
 INSERT INTO trading.agents (name, kind, description, default_params) VALUES
  ('DirectionXGB', 'direction',
   'XGBoost classifier of the next-H-bar direction; payload {"prob_up": p}',
