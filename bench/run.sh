@@ -122,7 +122,7 @@ loadavg
 if ! want A1; then
     skip kernel_bars_per_sec "not in FSMML_BENCH_PARTS"
 elif [ -f bench/kernel_bench.c ]; then
-    if cc -O2 -I src/kernel src/kernel/features_kernel.c bench/kernel_bench.c -lm -o /tmp/kernel_bench 2>"$WORK/kcc.err" &&
+    if cc -O2 -I src/kernel src/kernel/features_kernel.c src/kernel/features_check.c src/kernel/features_catalog.c bench/kernel_bench.c -lm -o /tmp/kernel_bench 2>"$WORK/kcc.err" &&
         /tmp/kernel_bench "$BARS" >"$WORK/kernel.out" 2>/dev/null; then
         kbps=$(awk '$1 == "kernel_bars_per_sec" { print $2 }' "$WORK/kernel.out")
         fig kernel_bars_per_sec "$kbps" bars/s

@@ -61,3 +61,12 @@ $$;
 REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
 /* ---------------------------------------------------------------- end h2 */
+
+/* ---- h3: default look-back in bars per timeframe ------------------------------------------------
+ * DirectionXGB's default look-back becomes "auto" (a number of bars per timeframe, README
+ * "Training"); 180 days left 180 rows on a 1d series.  Only the shipped value is replaced: a
+ * default a user changed is kept. */
+UPDATE trading.agents
+   SET default_params = jsonb_set(default_params, '{lookback}', '"auto"')
+ WHERE name = 'DirectionXGB' AND default_params->'lookback' = '"180 days"';
+/* ---- end h3 ---- */
