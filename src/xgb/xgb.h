@@ -30,7 +30,7 @@
  * CHECK_FOR_INTERRUPTS() right after it (xgb_signals.c).  One XGBoost call
  * (e.g. one boosting round) cannot be interrupted half-way, so every call is
  * bounded: training boosters refuse parameters over the fsmml.xgb_* limits
- * and check each round's cost, matrices are at most fsmml.xgb_max_cells,
+ * and check each round's cost, matrices are at most fsmml.xgb_max_cells (memory),
  * predictions run in chunks of rows (xgb_limits.c, xgb_predict.c), and
  * training matrices are built in batches that stop on a pending cancel
  * (xgb_quantile.c).
