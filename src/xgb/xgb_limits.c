@@ -42,7 +42,7 @@ int			fsmml_nthread = 1;
 int			fsmml_train_nthread = 0;
 
 int			fsxgb_max_threads = 4;
-int			fsxgb_max_depth = 10;
+int			fsxgb_max_depth = 8;
 int			fsxgb_max_trees_per_round = 16;
 int			fsxgb_max_bin = 256;
 int			fsxgb_max_rounds = 10000;
@@ -92,9 +92,9 @@ fsxgb_guc_init(void)
 
 	DefineCustomIntVariable("fsmml.xgb_max_depth",
 							"Largest XGBoost max_depth a training may use.",
-							"max_depth 0 (unlimited) is refused.",
+							"max_depth 0 (unlimited) is refused.  XGBoost's histograms take nodes x features x bins: at depth 10 the first rounds allocate about 170 MB and take seconds.",
 							&fsxgb_max_depth,
-							10, 1, 64,
+							8, 1, 64,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 

@@ -60,13 +60,13 @@ refused "params.xgb.nthread over the cap is refused" "$T '{\"xgb\": {\"nthread\"
 refused "n_jobs (nthread's alias) over the cap is refused" "SELECT fsmml_xgb_check_params('{\"n_jobs\": 64}')" "fsmml.xgb_max_threads"
 refused "params.rounds over the limit is refused" "$T '{\"rounds\": 20000}')" "fsmml.xgb_max_rounds"
 refused "one round over the work budget is refused when boosting starts" \
-    "$T '{\"folds\": 1, \"lookback\": \"all\", \"xgb\": {\"max_depth\": 10, \"num_parallel_tree\": 4}}')" "fsmml.xgb_max_round_work"
+    "$T '{\"folds\": 1, \"lookback\": \"all\", \"xgb\": {\"max_depth\": 8, \"num_parallel_tree\": 8}}')" "fsmml.xgb_max_round_work"
 check "a superuser raises a limit for its session" \
     [ "$(q "SET fsmml.xgb_max_depth = 12; SELECT fsmml_xgb_check_params('{\"max_depth\": 12}') IS NOT NULL" | tail -1)" = t ]
 
 # --- the worst allowed training, as the trainer, one thread: stopped within 1 s
 WORST='{"folds": 1, "rounds": 10000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false,
-        "xgb": {"max_depth": 10, "num_parallel_tree": 1, "max_bin": 256, "nthread": 1, "min_child_weight": 0, "lambda": 0}}'
+        "xgb": {"max_depth": 8, "num_parallel_tree": 1, "max_bin": 256, "nthread": 1, "min_child_weight": 0, "lambda": 0}}'
 coproc PSQL { psql -X -At -q -U xl_trainer -v ON_ERROR_STOP=0 2>&1; }
 send() { echo "$1" >&"${PSQL[1]}"; }
 recv() { local line; while IFS= read -r -t 300 line <&"${PSQL[0]}"; do [ "$line" = "__done__" ] && return 0; echo "$line"; done; return 1; }
