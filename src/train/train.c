@@ -75,39 +75,32 @@ eval_metric_name(TrainParams *p)
 	return m ? m : "logloss";
 }
 
-/* The rows of ranges copied into one dense block, with their labels. */
+/*
+ * The rows of ranges as an XGBoost training matrix, fed range by range
+ * straight from the dataset (no copy); ref: the training matrix whose bins
+ * a validation matrix reuses.  Threads and max_bin follow params.xgb, as the
+ * booster's do.
+ */
 static FsXgbMatrix *
-matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *rs)
+matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *rs,
+				   TrainParams *p, FsXgbMatrix *ref)
 {
-	int64		n = fs_rangeset_count(rs);
-	float	   *X;
-	float	   *y;
-	int64		at = 0;
+	FsXgbRowBlock *blocks = palloc0(sizeof(FsXgbRowBlock) * Max(rs->n, 1));
+	int			nthread = fsxgb_jsonb_get_int(p->xgb, "nthread",
+											  fsxgb_jsonb_get_int(p->xgb, "n_jobs",
+																  fsmml_train_nthread));
 	FsXgbMatrix *m;
 
-	/* One range is already contiguous: XGBoost copies it anyway. */
-	if (rs->n == 1)
-	{
-		m = fsxgb_matrix_create(cxt, ds->X + rs->r[0].start * ds->nfeat, n, ds->nfeat,
-								ds->y + rs->r[0].start, fsmml_train_nthread);
-		fsxgb_matrix_set_feature_names(m, (const char *const *) ds->names, ds->nfeat);
-		return m;
-	}
-	X = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1) * ds->nfeat);
-	y = MemoryContextAllocHuge(cxt, sizeof(float) * Max(n, 1));
 	for (int i = 0; i < rs->n; i++)
 	{
-		int64		len = rs->r[i].end - rs->r[i].start;
-
-		memcpy(X + at * ds->nfeat, ds->X + rs->r[i].start * ds->nfeat,
-			   sizeof(float) * len * ds->nfeat);
-		memcpy(y + at, ds->y + rs->r[i].start, sizeof(float) * len);
-		at += len;
+		blocks[i].data = ds->X + rs->r[i].start * ds->nfeat;
+		blocks[i].labels = ds->y + rs->r[i].start;
+		blocks[i].nrow = rs->r[i].end - rs->r[i].start;
 	}
-	m = fsxgb_matrix_create(cxt, X, n, ds->nfeat, y, fsmml_train_nthread);
+	m = fsxgb_matrix_create_quantile(cxt, blocks, rs->n, ds->nfeat, ref,
+									 fsxgb_jsonb_get_int(p->xgb, "max_bin", 256), nthread);
 	fsxgb_matrix_set_feature_names(m, (const char *const *) ds->names, ds->nfeat);
-	pfree(X);
-	pfree(y);
+	pfree(blocks);
 	return m;
 }
 
@@ -138,8 +131,8 @@ fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train, TrainPar
 		stopping = false;		/* too small to hold out a slice: fixed rounds */
 
 	INSTR_TIME_SET_CURRENT(start);
-	mats[0] = matrix_from_ranges(cxt, ds, &fitset);
-	mats[1] = stopping ? matrix_from_ranges(cxt, ds, &valid) : NULL;
+	mats[0] = matrix_from_ranges(cxt, ds, &fitset, p, NULL);
+	mats[1] = stopping ? matrix_from_ranges(cxt, ds, &valid, p, mats[0]) : NULL;
 	r.booster = fsxgb_booster_create(cxt, mats, stopping ? 2 : 1, true);
 	fsxgb_booster_set_params_jsonb(r.booster, p->xgb);
 

@@ -30,8 +30,10 @@
  * CHECK_FOR_INTERRUPTS() right after it (xgb_signals.c).  One XGBoost call
  * (e.g. one boosting round) cannot be interrupted half-way, so every call is
  * bounded: training boosters refuse parameters over the fsmml.xgb_* limits
- * and check each round's cost, matrices are at most fsmml.xgb_max_cells,
- * predictions run in chunks of rows (xgb_limits.c, xgb_predict.c).
+ * and check each round's cost, matrices are at most fsmml.xgb_max_cells (memory),
+ * predictions run in chunks of rows (xgb_limits.c, xgb_predict.c), and
+ * training matrices are built in batches that stop on a pending cancel
+ * (xgb_quantile.c).
  *
  * Threads.  Scoring uses fsmml.nthread; training boosters start with
  * nthread = fsmml.train_nthread (0 = fsmml.xgb_max_threads) and a params
@@ -109,6 +111,29 @@ extern char *fsxgb_version(void);
 extern FsXgbMatrix *fsxgb_matrix_create(MemoryContext owner, const float *data,
 										uint64 nrow, uint64 ncol,
 										const float *labels, int nthread);
+/*
+ * Training matrix (XGBoost QuantileDMatrix): the rows of blocks, in order,
+ * fed to XGBoost in batches straight from the caller's arrays (no copy),
+ * which builds its histogram index here rather than in the first boosting
+ * round; a cancel, statement_timeout or terminate stops it between batches
+ * (xgb_quantile.c).  ref: NULL, or the training matrix whose bins this one
+ * (early-stopping validation) reuses.  max_bin must be the booster's.
+ * Only training boosters use such a matrix; predict with fsxgb_predict_dense.
+ */
+typedef struct FsXgbRowBlock
+{
+	const float *data;			/* nrow x ncol, row-major, NaN = missing */
+	const float *labels;		/* nrow, or NULL (then on every block) */
+	uint64		nrow;
+} FsXgbRowBlock;
+
+extern FsXgbMatrix *fsxgb_matrix_create_quantile(MemoryContext owner,
+												 const FsXgbRowBlock *blocks, int nblocks,
+												 uint64 ncol, FsXgbMatrix *ref,
+												 int max_bin, int nthread);
+/* The integer value of key in a params object (as XGBoost reads it), or dflt. */
+extern int	fsxgb_jsonb_get_int(Jsonb *params, const char *key, int dflt);
+
 /* field: "label", "weight", "base_margin", "label_lower_bound", ... ; n floats */
 extern void fsxgb_matrix_set_float_info(FsXgbMatrix *m, const char *field,
 										const float *values, uint64 n);

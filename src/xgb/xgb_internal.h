@@ -55,6 +55,7 @@ extern void fsxgb_free_quietly(int (*freefn) (void *), void *handle);
 	} while (0)
 
 /* xgb_matrix.c / xgb_booster.c */
+extern void fsxgb_matrix_own(FsXgbMatrix *m, MemoryContext owner, uint64 nrow, uint64 ncol);
 extern void fsxgb_matrix_check(FsXgbMatrix *m);
 extern void fsxgb_booster_check(FsXgbBooster *b);
 extern void fsxgb_scoring_threads(FsXgbBooster *b);

@@ -9,7 +9,8 @@
  *   fsmml.xgb_max_trees_per_round  num_parallel_tree x output groups
  *   fsmml.xgb_max_bin              max_bin
  *   fsmml.xgb_max_rounds           boosting rounds (params.rounds)
- *   fsmml.xgb_max_cells            rows x features of one DMatrix
+ *   fsmml.xgb_max_cells            rows x features of one DMatrix (memory: a
+ *       training matrix is built in batches a cancel stops, xgb_quantile.c)
  *   fsmml.xgb_max_round_work       the estimated work of ONE boosting round:
  *       gbtree   trees x (depth x cells + 4 x min(2^depth, rows) x features x bins)
  *       (building histograms, then evaluating every bin of every node: the
@@ -41,11 +42,11 @@ int			fsmml_nthread = 1;
 int			fsmml_train_nthread = 0;
 
 int			fsxgb_max_threads = 4;
-int			fsxgb_max_depth = 10;
+int			fsxgb_max_depth = 8;
 int			fsxgb_max_trees_per_round = 16;
 int			fsxgb_max_bin = 256;
 int			fsxgb_max_rounds = 10000;
-int			fsxgb_max_cells = 4000000;
+int			fsxgb_max_cells = 64000000;
 double		fsxgb_max_round_work = 1e8;
 
 static bool
@@ -91,9 +92,9 @@ fsxgb_guc_init(void)
 
 	DefineCustomIntVariable("fsmml.xgb_max_depth",
 							"Largest XGBoost max_depth a training may use.",
-							"max_depth 0 (unlimited) is refused.",
+							"max_depth 0 (unlimited) is refused.  XGBoost's histograms take nodes x features x bins: at depth 10 the first rounds allocate about 170 MB and take seconds.",
 							&fsxgb_max_depth,
-							10, 1, 64,
+							8, 1, 64,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
@@ -123,9 +124,9 @@ fsxgb_guc_init(void)
 
 	DefineCustomIntVariable("fsmml.xgb_max_cells",
 							"Most cells (rows x features) of one XGBoost matrix.",
-							NULL,
+							"Bounds memory: training matrices are built in batches that a cancel stops, and each round's cost is bounded by fsmml.xgb_max_round_work.",
 							&fsxgb_max_cells,
-							4000000, 1, INT_MAX,
+							64000000, 1, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
@@ -322,7 +323,7 @@ fsxgb_limits_round(FsXgbBooster *b, int iter, FsXgbMatrix *dtrain)
 				 errdetail("max_depth %d, %d tree(s) per round, max_bin %d, " UINT64_FORMAT " rows x " UINT64_FORMAT " features.",
 						   b->limits.depth, Max(b->limits.parallel, 1) * Max(b->limits.nclass, 1),
 						   b->limits.max_bin, dtrain->nrow, dtrain->ncol),
-				 errhint("Use a smaller max_depth, num_parallel_tree or max_bin, a shorter lookback or fewer features, or ask a superuser to raise fsmml.xgb_max_round_work.")));
+				 errhint("Use a smaller max_depth (the work grows with it; rows and features count once), num_parallel_tree or max_bin, a shorter lookback or fewer features, or ask a superuser to raise fsmml.xgb_max_round_work.")));
 	b->limits_checked = true;
 }
 

@@ -26,6 +26,18 @@ fsxgb_matrix_reset_cb(void *arg)
 	}
 }
 
+/* m (zeroed, allocated in owner) frees its handle when owner is reset. */
+void
+fsxgb_matrix_own(FsXgbMatrix *m, MemoryContext owner, uint64 nrow, uint64 ncol)
+{
+	m->owner = owner;
+	m->nrow = nrow;
+	m->ncol = ncol;
+	m->cb.func = fsxgb_matrix_reset_cb;
+	m->cb.arg = m;
+	MemoryContextRegisterResetCallback(owner, &m->cb);
+}
+
 void
 fsxgb_matrix_check(FsXgbMatrix *m)
 {
@@ -51,12 +63,7 @@ fsxgb_matrix_create(MemoryContext owner, const float *data, uint64 nrow, uint64 
 
 	/* owned before XGBoost allocates anything */
 	m = MemoryContextAllocZero(owner, sizeof(FsXgbMatrix));
-	m->owner = owner;
-	m->nrow = nrow;
-	m->ncol = ncol;
-	m->cb.func = fsxgb_matrix_reset_cb;
-	m->cb.arg = m;
-	MemoryContextRegisterResetCallback(owner, &m->cb);
+	fsxgb_matrix_own(m, owner, nrow, ncol);
 
 	FSXGB_CALL("DMatrix creation", FSXGB_EXTERNAL,
 			   XGDMatrixCreateFromMat_omp(data, (bst_ulong) nrow, (bst_ulong) ncol,

@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -149,4 +151,30 @@ fsxgb_jsonb_get_string(Jsonb *params, const char *key)
 	if (v != NULL && v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
 	return NULL;
+}
+
+int
+fsxgb_jsonb_get_int(Jsonb *params, const char *key, int dflt)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+	char	   *s;
+	char	   *end;
+	long		n;
+
+	if (params == NULL || !JB_ROOT_IS_OBJECT(params))
+		return dflt;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&params->root, JB_FOBJECT, &k);
+	if (v == NULL || (s = fsxgb_jsonb_scalar_text(v)) == NULL)
+		return dflt;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (end == s || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX)
+		return dflt;
+	return (int) n;
 }
