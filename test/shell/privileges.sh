@@ -44,12 +44,14 @@ CREATE ROLE regress_reader IN ROLE fsmml_reader;
 ALTER TABLE trading.historicaldata OWNER TO regress_ingest;
 GRANT INSERT, UPDATE ON trading.historicaldata TO regress_trainer;   -- resample upserts
 GRANT CREATE ON SCHEMA public, trading TO regress_ingest;
-CREATE TABLE public.ran_as (what text, who text, super boolean, at timestamptz DEFAULT clock_timestamp());
+CREATE TABLE public.ran_as (what text, who text, super boolean, at timestamptz DEFAULT clock_timestamp(),
+                            backend text);
 GRANT INSERT ON public.ran_as TO PUBLIC;
 CREATE FUNCTION public.planted(what text) RETURNS boolean LANGUAGE plpgsql AS $f$
 BEGIN
-    INSERT INTO public.ran_as (what, who, super)
-        VALUES (what, current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user));
+    INSERT INTO public.ran_as (what, who, super, backend)
+        VALUES (what, current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                (SELECT backend_type FROM pg_stat_activity WHERE pid = pg_backend_pid()));
     BEGIN
         EXECUTE 'ALTER ROLE regress_ingest SUPERUSER';
     EXCEPTION WHEN insufficient_privilege THEN NULL;
@@ -95,7 +97,10 @@ call_as regress_trainer train "SELECT version FROM fsmml_train('DirectionXGB', '
 call_as regress_trainer score "SELECT fsmml_score('SEC', '1m', '-infinity', 'infinity')"
 call_as regress_reader predict "SELECT fsmml_predict('DirectionXGB', 'SEC', '1m')"
 
-q "SELECT what, who, super FROM public.ran_as ORDER BY at" >"$W/ran_as.txt"
+# Autovacuum's ANALYZE evaluates the planted index expression as the table's owner, at any
+# moment: that is PostgreSQL's, not an fsmml call, so those rows are left out here.
+q "SELECT what, who, super FROM public.ran_as WHERE backend IS DISTINCT FROM 'autovacuum worker' ORDER BY at" >"$W/ran_as.txt"
+echo "# planted code run by autovacuum (as the bars' owner): $(q "SELECT count(*) FROM public.ran_as WHERE backend = 'autovacuum worker'") rows"
 echo "# planted code ran: $(grep -v '^call:' "$W/ran_as.txt" | cut -d'|' -f1,2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
 # Each planted run must be by the role of the call that preceded it.
 bad=$(awk -F'|' '/^call:/ {caller = $2; next} $2 != caller {print}' "$W/ran_as.txt")
