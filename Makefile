@@ -18,7 +18,9 @@ OBJS = \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
-	src/serve/pred_write.o src/serve/score.o
+	src/serve/pred_write.o src/serve/score.o \
+	src/agents/agent.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
+	src/agents/direction_xgb.o src/agents/regime_kmeans.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

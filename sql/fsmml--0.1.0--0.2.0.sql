@@ -70,3 +70,40 @@ UPDATE trading.agents
    SET default_params = jsonb_set(default_params, '{lookback}', '"auto"')
  WHERE name = 'DirectionXGB' AND default_params->'lookback' = '"180 days"';
 /* ---- end h3 ---- */
+
+/* ---- h7: the whole agent set (issue 8) ----------------------------------------------------------
+ * Every agent's default parameters (README, "Agents"); DirectionXGB's backtest trades the ExecRules
+ * decision, so its default threshold becomes 0.05 (long >= 0.55, short <= 0.45).  Only shipped
+ * values are replaced: a default a user changed is kept. */
+UPDATE trading.agents SET default_params = jsonb_set(default_params, '{threshold}', '0.05')
+ WHERE name = 'DirectionXGB' AND default_params->'threshold' = '0';
+UPDATE trading.agents SET default_params =
+  '{"k": 3, "n_init": 10, "max_iter": 300, "seed": 42, "lookback": "auto", "test_size": 0.2,
+    "horizon": 10, "silhouette_sample": 2000, "auto_promote": true}',
+    description = 'k-means over higher-timeframe snapshots; payload {"regime": "trend|mean_revert|chop", "gate": bool, "cluster": k}'
+ WHERE name = 'RegimeKMeans' AND default_params = '{"k": 3}';
+UPDATE trading.agents SET default_params =
+  '{"quantiles": [0.5, 0.9], "horizon": 10, "lookback": "auto", "test_size": 0.2, "rounds": 300,
+    "sl_mult": 1.0, "tp_mult": 3.0, "auto_promote": true,
+    "xgb": {"tree_method": "hist", "max_depth": 4, "eta": 0.05, "subsample": 0.8,
+            "colsample_bytree": 0.8, "min_child_weight": 20, "seed": 42}}',
+    description = 'XGBoost quantile regression (pinball loss) of the next H bars'' absolute move; payload {"sigma", "sl", "tp", "sl_atr", "tp_atr"}'
+ WHERE name = 'VolQuantile' AND default_params = '{"quantiles": [0.1, 0.5, 0.9]}';
+UPDATE trading.agents SET default_params =
+  '{"long_threshold": 0.55, "short_threshold": 0.45, "sl_atr": 1.5, "tp_atr": 2.0,
+    "risk_fraction": 0.01, "max_size": 1.0, "use_gate": true}',
+    description = 'Rules: thresholds on prob_up, the regime gate, VolQuantile or ATR stops, risk-based size; payload {"side", "size", "sl", "tp", "meta"}'
+ WHERE name = 'ExecRules' AND default_params = '{}';
+UPDATE trading.agents SET default_params =
+  '{"weights": {"direction": 1.0, "state": 0.5, "execution": 1.0, "regime": 0.5},
+    "min_strength": 0.1}',
+    description = 'Weighted combination of the agents into trading.agentsignals; payload {"side", "strength", "sl", "tp"}'
+ WHERE name = 'EnsembleWeighted' AND default_params = '{}';
+UPDATE trading.agents SET default_params =
+  '{"lookback": "auto", "test_size": 0.2, "rounds": 200, "early_stopping_rounds": 20,
+    "auto_promote": true,
+    "xgb": {"objective": "multi:softprob", "tree_method": "hist", "max_depth": 4, "eta": 0.1,
+            "subsample": 0.8, "colsample_bytree": 0.8, "seed": 42, "eval_metric": "mlogloss"}}',
+    description = 'Effort/result state machine and its next-state classifier; payload {"state", "confidence", "next_state", "metrics"}; writes state_history and transitions'
+ WHERE name = 'StateFSM' AND default_params = '{}';
+/* ---- end h7 (agents' defaults) ---- */
