@@ -11,7 +11,7 @@ OBJS = \
 	src/kernel/model_validate.o \
 	src/xgb/xgb_errors.o src/xgb/xgb_signals.o src/xgb/xgb_json.o src/xgb/xgb_matrix.o \
 	src/xgb/xgb_booster.o src/xgb/xgb_params.o src/xgb/xgb_predict.o src/xgb/xgb_validate.o \
-	src/xgb/xgb_limits.o src/xgb/xgb_sql.o \
+	src/xgb/xgb_limits.o src/xgb/xgb_sql.o src/xgb/xgb_custom.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features_sql.o src/data/features_build.o \
 	src/data/resample.o src/data/dataset.o \
 	src/train/train.o src/train/train_params.o src/train/progress.o \
@@ -20,7 +20,7 @@ OBJS = \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o \
 	src/agents/agent.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
-	src/agents/direction_xgb.o src/agents/regime_kmeans.o
+	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

@@ -15,6 +15,7 @@
 const FsAgent *const fsmml_agents[] = {
 	&fsmml_agent_direction_xgb,
 	&fsmml_agent_regime_kmeans,
+	&fsmml_agent_vol_quantile,
 };
 const int	fsmml_nagents = lengthof(fsmml_agents);
 
