@@ -20,7 +20,7 @@ OBJS = \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o \
 	src/agents/agent.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
-	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o
+	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

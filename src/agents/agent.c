@@ -16,6 +16,7 @@ const FsAgent *const fsmml_agents[] = {
 	&fsmml_agent_direction_xgb,
 	&fsmml_agent_regime_kmeans,
 	&fsmml_agent_vol_quantile,
+	&fsmml_agent_state_fsm,
 };
 const int	fsmml_nagents = lengthof(fsmml_agents);
 
