@@ -91,12 +91,12 @@ UPDATE trading.agents SET default_params =
  WHERE name = 'VolQuantile' AND default_params = '{"quantiles": [0.1, 0.5, 0.9]}';
 UPDATE trading.agents SET default_params =
   '{"long_threshold": 0.55, "short_threshold": 0.45, "sl_atr": 1.5, "tp_atr": 2.0,
-    "risk_fraction": 0.01, "max_size": 1.0, "use_gate": true}',
+    "risk_fraction": 0.01, "max_size": 1.0, "use_gate": true, "auto_promote": true}',
     description = 'Rules: thresholds on prob_up, the regime gate, VolQuantile or ATR stops, risk-based size; payload {"side", "size", "sl", "tp", "meta"}'
  WHERE name = 'ExecRules' AND default_params = '{}';
 UPDATE trading.agents SET default_params =
   '{"weights": {"direction": 1.0, "state": 0.5, "execution": 1.0, "regime": 0.5},
-    "min_strength": 0.1}',
+    "min_strength": 0.1, "auto_promote": true}',
     description = 'Weighted combination of the agents into trading.agentsignals; payload {"side", "strength", "sl", "tp"}'
  WHERE name = 'EnsembleWeighted' AND default_params = '{}';
 UPDATE trading.agents SET default_params =

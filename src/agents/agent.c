@@ -17,6 +17,8 @@ const FsAgent *const fsmml_agents[] = {
 	&fsmml_agent_regime_kmeans,
 	&fsmml_agent_vol_quantile,
 	&fsmml_agent_state_fsm,
+	&fsmml_agent_exec_rules,
+	&fsmml_agent_ensemble_weighted,
 };
 const int	fsmml_nagents = lengthof(fsmml_agents);
 
