@@ -13,6 +13,7 @@
 #include "partitioning/partdefs.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
+#include "bars.h"
 #include "xgb.h"
 
 extern const char *const fsmml_no_champion_hint;
@@ -85,5 +86,31 @@ extern void fsmml_pred_target_open(PredTarget *t);
 extern void fsmml_pred_target_close(PredTarget *t);
 extern bool fsmml_write_rows_direct(PredTarget *t, const Datum *fixed, const Datum *tsd,
 									const Datum *jd, int n);
+
+/* ---- score.c: merging and writing one batch of payloads of a version */
+
+typedef struct ScoreStats
+{
+	int64		inserted;
+	int64		updated;
+	int64		unchanged;
+	int64		direct;			/* of inserted: written without the executor */
+	double		predict_ms;
+	double		payload_ms;
+	double		write_ms;
+} ScoreStats;
+
+extern void fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *values,
+									const int64 *ts, Jsonb **payload, int m, Datum *ins_ts,
+									Datum *ins_j, Datum *upd_ts, Datum *upd_j, ScoreStats *st);
+
+/* ---- score_agents.c: the non-direction champions, signals, states, transitions */
+
+/* prob_up: the DirectionXGB champion's probabilities of bars [row_from, n), or NULL. */
+extern int64 fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *bars,
+								int64 row_from, const float *prob_up, int64 direction_id,
+								const PredPlans *plans, PredTarget *target, MemoryContext opcxt);
+/* Champions of the series other than direction ones (a count). */
+extern int64 fsmml_count_agent_champions(const char *symbol, const char *timeframe);
 
 #endif							/* FSMML_SERVE_H */
