@@ -689,3 +689,67 @@ GRANT SELECT ON trading.historicaldata TO fsmml_reader;
 REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
 /* ---------------------------------------------------------------- end h2 */
+
+/* ---- h7: the state machine's read functions (issue 8) -------------------------------------------
+ * Over trading.state_history (written by fsmml_score with a StateFSM champion); the window is the
+ * last `days` days before the series' latest state.  Read-only, caller's rights: readers may call. */
+CREATE FUNCTION fsmml_state_distribution(symbol text, timeframe text, days integer DEFAULT 30)
+RETURNS TABLE (state text, bars bigint, share double precision, mean_confidence double precision)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF days IS NULL OR days < 1 THEN
+        RAISE EXCEPTION 'days must be a positive number of days, not %', days
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example fsmml_state_distribution(''BTCUSDT'', ''1m'', 30).';
+    END IF;
+    IF timeframe IS NULL OR timeframe NOT IN ('1m', '5m', '15m', '1h', '4h', '1d') THEN
+        RAISE EXCEPTION 'invalid timeframe "%"', timeframe
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Timeframes: 1m 5m 15m 1h 4h 1d.';
+    END IF;
+    RETURN QUERY
+    WITH w AS (
+        SELECT h.state, h.confidence FROM trading.state_history h
+        WHERE h.symbol = fsmml_state_distribution.symbol AND h.timeframe = fsmml_state_distribution.timeframe
+          AND h."timestamp" > (SELECT max(m."timestamp") FROM trading.state_history m
+                               WHERE m.symbol = fsmml_state_distribution.symbol
+                                 AND m.timeframe = fsmml_state_distribution.timeframe)
+                              - make_interval(days => days))
+    SELECT w.state, count(*), count(*)::float8 / sum(count(*)) OVER (), avg(w.confidence)
+    FROM w GROUP BY w.state ORDER BY count(*) DESC, w.state;
+END
+$$;
+
+-- P(next bar's state | this bar's state) over consecutive bars of state_history (staying included).
+CREATE FUNCTION fsmml_transition_matrix(symbol text, timeframe text, days integer DEFAULT 30)
+RETURNS TABLE (from_state text, to_state text, transitions bigint, probability double precision)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF days IS NULL OR days < 1 THEN
+        RAISE EXCEPTION 'days must be a positive number of days, not %', days
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example fsmml_transition_matrix(''BTCUSDT'', ''1m'', 30).';
+    END IF;
+    IF timeframe IS NULL OR timeframe NOT IN ('1m', '5m', '15m', '1h', '4h', '1d') THEN
+        RAISE EXCEPTION 'invalid timeframe "%"', timeframe
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Timeframes: 1m 5m 15m 1h 4h 1d.';
+    END IF;
+    RETURN QUERY
+    WITH w AS (
+        SELECT h.state, lead(h.state) OVER (ORDER BY h."timestamp") AS next
+        FROM trading.state_history h
+        WHERE h.symbol = fsmml_transition_matrix.symbol AND h.timeframe = fsmml_transition_matrix.timeframe
+          AND h."timestamp" > (SELECT max(m."timestamp") FROM trading.state_history m
+                               WHERE m.symbol = fsmml_transition_matrix.symbol
+                                 AND m.timeframe = fsmml_transition_matrix.timeframe)
+                              - make_interval(days => days))
+    SELECT w.state, w.next, count(*), count(*)::float8 / sum(count(*)) OVER (PARTITION BY w.state)
+    FROM w WHERE w.next IS NOT NULL GROUP BY w.state, w.next ORDER BY w.state, w.next;
+END
+$$;
+REVOKE ALL ON FUNCTION fsmml_state_distribution(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_state_distribution(text, text, integer) TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_transition_matrix(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_transition_matrix(text, text, integer) TO fsmml_reader;
+/* ---- end h7 (state functions) ---- */
