@@ -83,10 +83,11 @@ UPDATE trading.agents SET default_params =
     description = 'k-means over higher-timeframe snapshots; payload {"regime": "trend|mean_revert|chop", "gate": bool, "cluster": k}'
  WHERE name = 'RegimeKMeans' AND default_params = '{"k": 3}';
 UPDATE trading.agents SET default_params =
-  '{"quantiles": [0.5, 0.9], "horizon": 10, "lookback": "auto", "test_size": 0.2, "rounds": 300,
+  '{"quantiles": [0.5, 0.9], "horizon": 10, "lookback": "auto", "test_size": 0.2,
+    "normaliser": "atr_14", "linear_rounds": 100, "rounds": 200,
     "sl_mult": 1.0, "tp_mult": 3.0, "auto_promote": true,
-    "xgb": {"tree_method": "hist", "max_depth": 4, "eta": 0.05, "subsample": 0.8,
-            "colsample_bytree": 0.8, "min_child_weight": 20, "seed": 42}}',
+    "xgb": {"tree_method": "hist", "max_depth": 2, "eta": 0.02, "subsample": 0.5,
+            "colsample_bytree": 0.8, "min_child_weight": 300, "seed": 42}}',
     description = 'XGBoost quantile regression (pinball loss) of the next H bars'' absolute move; payload {"sigma", "sl", "tp", "sl_atr", "tp_atr"}'
  WHERE name = 'VolQuantile' AND default_params = '{"quantiles": [0.1, 0.5, 0.9]}';
 UPDATE trading.agents SET default_params =

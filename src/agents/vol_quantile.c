@@ -6,9 +6,12 @@
  *            with the pinball loss through XGBoosterBoostOneIter: gradient
  *            -q where the prediction is below the target, 1 - q above it,
  *            hessian 1 (XGBoost 1.7 has no quantile objective).  The target
- *            is divided by its mean on the development rows (stored in the
- *            blob) so leaf steps are of order one; each booster starts from
- *            the development rows' empirical quantile (base_score).
+ *            is divided by the row's atr_14 (ATR14 / close, a feature; by the
+ *            development rows' mean move when atr_14 is not one): quantiles
+ *            are equivariant under that positive scaling, leaf steps are of
+ *            order one and the trees model a near-constant ratio instead of
+ *            a multiplicative law.  Each booster starts from the development
+ *            rows' empirical quantile (base_score).
  *   metrics  per quantile on the hold-out: pinball loss (in units of the
  *            relative move) and coverage (share of targets at or below the
  *            prediction); promotion metric holdout.pinball_mean (lower is better).
@@ -17,7 +20,11 @@
  *            sl_atr / tp_atr = the same over ATR14 in price units.
  *            Quantiles are sorted per row so they never cross.
  *   blob     fsmml-json: {"format": "fsmml-vol-quantile/1", "quantiles",
- *            "scale", "boosters": [base64 UBJ, ...], ...}.
+ *            "scale", "normaliser", "boosters": [{"linear": base64 UBJ,
+ *            "trees": base64 UBJ}, ...]}: per quantile a gblinear stage
+ *            (linear quantile regression, params.linear_rounds) whose margin
+ *            the gbtree stage (params.rounds, params.xgb) starts from; the
+ *            prediction is their sum.
  */
 #include "postgres.h"
 
@@ -31,7 +38,7 @@
 #include "xgb.h"
 
 static const char *const vol_keys[] = {
-	"quantiles", "horizon", "lookback", "test_size", "rounds", "sl_mult", "tp_mult",
+	"quantiles", "horizon", "lookback", "test_size", "rounds", "linear_rounds", "normaliser", "sl_mult", "tp_mult",
 	"features", "auto_promote", "xgb", NULL
 };
 
@@ -95,6 +102,13 @@ vol_validate(cJSON *p, const char *timeframe)
 	parse_quantiles(p, &nq);
 	fsmml_param_int(p, "horizon", 1, 10000, "10");
 	fsmml_param_int(p, "rounds", 1, 100000, "300");
+	fsmml_param_int(p, "linear_rounds", 0, 100000, "100");
+	{
+		char	   *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "normaliser"));
+
+		if (nm == NULL || (strcmp(nm, "atr_14") != 0 && strcmp(nm, "mean") != 0))
+			fsmml_param_error("normaliser", "\"atr_14\" or \"mean\"", "\"atr_14\"");
+	}
 	fsmml_param_num(p, "sl_mult", 0, 100, true, "a positive number", "1.0");
 	fsmml_param_num(p, "tp_mult", 0, 100, true, "a positive number", "3.0");
 	fsmml_param_num(p, "test_size", 0, 0.9, true, "a number in (0, 0.9)", "0.2");
@@ -129,6 +143,31 @@ pinball(const float *y, const float *pred, int64 n, double q, double *coverage)
 	return n ? s / n : NAN;
 }
 
+/*
+ * rounds of pinball boosting: gradient -q below the target, 1 - q above,
+ * hessian 1.  start: the margin of round 0 when known (else predicted).
+ */
+static void
+boost_pinball(FsXgbBooster *b, FsXgbMatrix *dtrain, const float *y, float *grad, float *hess,
+			  float *pred, int64 n, double q, int rounds, double start)
+{
+	for (int it = 0; it < rounds; it++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (it == 0 && !isnan(start))
+			for (int64 i = 0; i < n; i++)
+				pred[i] = (float) start;
+		else
+			fsxgb_predict(b, dtrain, pred, n);
+		for (int64 i = 0; i < n; i++)
+		{
+			grad[i] = y[i] > pred[i] ? (float) -q : (float) (1 - q);
+			hess[i] = 1.0f;
+		}
+		fsxgb_booster_boost_grad(b, it, dtrain, grad, hess, n);
+	}
+}
+
 static FsmmlTrainResult
 vol_train(FsAgentTrainCtx *ctx)
 {
@@ -151,6 +190,11 @@ vol_train(FsAgentTrainCtx *ctx)
 	float	   *yho = palloc(sizeof(float) * nho);
 	double		scale = 0,
 				pin_sum = 0;
+	double	   *norm;
+	int			atr_col = -1;
+	bool		by_atr = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "normaliser")), "atr_14") == 0;
+	int			linear_rounds = fsmml_param_int(p, "linear_rounds", 0, 100000, "100");
+	float	   *linho = palloc(sizeof(float) * Max(nho, 1));
 	FsXgbMatrix *dtrain;
 	cJSON	   *doc = fsxgb_json_own(cJSON_CreateObject(), ctx->cxt);
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), ctx->cxt);
@@ -171,8 +215,17 @@ vol_train(FsAgentTrainCtx *ctx)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the price never moves over %d bars in the training window", horizon),
 				 errhint("VolQuantile needs moving prices.")));
+	for (int j = 0; j < ds->nfeat; j++)
+		if (strcmp(ds->names[j], "atr_14") == 0 && by_atr)
+			atr_col = j;
+	norm = palloc(sizeof(double) * ds->nrows);
 	for (int64 i = 0; i < ds->nrows; i++)
-		y[i] = (float) (y[i] / scale);
+	{
+		double		a = atr_col >= 0 ? ds->X[i * ds->nfeat + atr_col] : NAN;
+
+		norm[i] = a > 0 ? a : scale;
+		y[i] = (float) (y[i] / norm[i]);
+	}
 	memcpy(sorted, y, sizeof(float) * ndev);
 	qsort(sorted, ndev, sizeof(float), cmp_float);
 	for (int64 i = 0; i < nho; i++)
@@ -185,40 +238,54 @@ vol_train(FsAgentTrainCtx *ctx)
 	perq = cJSON_AddArrayToObject(holdout, "quantiles");
 	for (int k = 0; k < nq; k++)
 	{
-		FsXgbBooster *b = fsxgb_booster_create(ctx->cxt, &dtrain, 1, true);
+		FsXgbBooster *lin;
+		FsXgbBooster *b;
 		double		base = sorted[Min((int64) floor(q[k] * ndev), ndev - 1)];
 		double		pin,
 					cov;
 		cJSON	   *o;
+		cJSON	   *pair = cJSON_CreateObject();
 
+		cJSON_AddItemToArray(boosters, pair);
+		/* Stage 1: a linear quantile fit (gblinear), the margin the trees start from. */
+		for (int64 i = 0; i < ndev; i++)
+			pred[i] = (float) base;
+		/* round 0 starts from base in training (margin) and in prediction (base_score) */
+		fsxgb_matrix_set_float_info(dtrain, "base_margin", pred, ndev);
+		lin = fsxgb_booster_create(ctx->cxt, &dtrain, 1, true);
+		fsxgb_booster_set_param(lin, "booster", "gblinear");
+		fsxgb_booster_set_param(lin, "eta", "0.5");
+		fsxgb_booster_set_param(lin, "lambda", "0");
+		fsxgb_booster_set_param(lin, "alpha", "0");
+		fsxgb_booster_set_param(lin, "objective", "reg:squarederror");
+		fsxgb_booster_set_param(lin, "base_score", psprintf("%.9g", base));
+		boost_pinball(lin, dtrain, y, grad, hess, pred, ndev, q[k], linear_rounds, base);
+		fsxgb_predict(lin, dtrain, pred, ndev);
+		cJSON_AddStringToObject(pair, "linear", fsmml_b64(fsxgb_booster_save(lin, "ubj")));
+		/* Stage 2: trees on the rest, from the linear margin (base_score 0). */
+		fsxgb_matrix_set_float_info(dtrain, "base_margin", pred, ndev);
+		b = fsxgb_booster_create(ctx->cxt, &dtrain, 1, true);
 		fsxgb_booster_set_params_jsonb(b, xgb);
 		fsxgb_booster_set_param(b, "objective", "reg:squarederror");
-		fsxgb_booster_set_param(b, "base_score", psprintf("%.9g", base));
-		for (int it = 0; it < rounds; it++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (it == 0)
-				for (int64 i = 0; i < ndev; i++)
-					pred[i] = (float) base;
-			else
-				fsxgb_predict(b, dtrain, pred, ndev);
-			for (int64 i = 0; i < ndev; i++)
-			{
-				grad[i] = y[i] > pred[i] ? (float) -q[k] : (float) (1 - q[k]);
-				hess[i] = 1.0f;
-			}
-			fsxgb_booster_boost_grad(b, it, dtrain, grad, hess, ndev);
-		}
+		fsxgb_booster_set_param(b, "base_score", "0");
+		boost_pinball(b, dtrain, y, grad, hess, pred, ndev, q[k], rounds, NAN);
+		fsxgb_predict_dense(lin, Xho, nho, ds->nfeat, linho, nho);
+		fsxgb_booster_free(lin);
 		fsxgb_predict_dense(b, Xho, nho, ds->nfeat, pred, nho);
+		for (int64 i = 0; i < nho; i++)
+		{
+			/* back to units of the relative move */
+			pred[i] = (float) ((pred[i] + linho[i]) * norm[d->holdout_start + i]);
+			yho[i] = (float) fabs(ds->fwd_ret[d->holdout_start + i]);
+		}
 		pin = pinball(yho, pred, nho, q[k], &cov);
-		pin *= scale;			/* in units of the relative move */
 		pin_sum += pin;
 		o = cJSON_CreateObject();
 		cJSON_AddItemToArray(perq, o);
 		cJSON_AddNumberToObject(o, "q", q[k]);
 		fsmml_json_num(o, "pinball", pin);
 		fsmml_json_num(o, "coverage", cov);
-		cJSON_AddItemToArray(boosters, cJSON_CreateString(fsmml_b64(fsxgb_booster_save(b, "ubj"))));
+		cJSON_AddStringToObject(pair, "trees", fsmml_b64(fsxgb_booster_save(b, "ubj")));
 		fsxgb_booster_free(b);
 	}
 	fsxgb_matrix_free(dtrain);
@@ -232,9 +299,10 @@ vol_train(FsAgentTrainCtx *ctx)
 	fsmml_json_num(metrics, "target_scale", scale);
 	cJSON_AddNumberToObject(metrics, "rounds", rounds);
 
-	cJSON_AddStringToObject(doc, "format", "fsmml-vol-quantile/1");
+	cJSON_AddStringToObject(doc, "format", "fsmml-vol-quantile/2");
 	cJSON_AddItemToObject(doc, "quantiles", cJSON_CreateDoubleArray(q, nq));
 	fsmml_json_num(doc, "scale", scale);
+	cJSON_AddStringToObject(doc, "normaliser", atr_col >= 0 ? "atr_14" : "scale");
 	arr = cJSON_AddArrayToObject(doc, "features");
 	foreach(lc, d->features)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(lfirst(lc)));
@@ -276,9 +344,11 @@ typedef struct VolState
 	double		scale,
 				sl_mult,
 				tp_mult;
-	FsXgbBooster **boosters;
+	FsXgbBooster **boosters;	/* trees */
+	FsXgbBooster **linear;
 	int		   *cols;
 	int			nf;
+	int			atr;			/* index of atr_14 in the model's features, -1: scale */
 } VolState;
 
 static void
@@ -310,22 +380,30 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 		i++;
 	}
 	s->boosters = palloc(sizeof(FsXgbBooster *) * s->nq);
+	s->linear = palloc(sizeof(FsXgbBooster *) * s->nq);
 	i = 0;
 	cJSON_ArrayForEach(x, bs)
 	{
-		bytea	   *ubj;
+		cJSON	   *l = cJSON_GetObjectItemCaseSensitive(x, "linear");
+		cJSON	   *t = cJSON_GetObjectItemCaseSensitive(x, "trees");
 
-		if (!cJSON_IsString(x))
+		if (!cJSON_IsString(l) || !cJSON_IsString(t))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("VolQuantile model of version " INT64_FORMAT " is damaged", m->version_id),
 					 errhint("Train the agent again.")));
-		ubj = fsmml_unb64(x->valuestring);
-		s->boosters[i++] = fsxgb_booster_load_bytea(cxt, ubj);
+		s->linear[i] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(l->valuestring));
+		s->boosters[i++] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(t->valuestring));
 	}
 	if (s->median < 0)
 		s->median = s->nq / 2;
 	s->nf = list_length(m->features);
+	s->atr = -1;
+	if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "normaliser")) ?
+			   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "normaliser")) : "", "atr_14") == 0)
+		for (int j = 0; j < s->nf; j++)
+			if (strcmp(list_nth(m->features, j), "atr_14") == 0)
+				s->atr = j;
 	m->state = s;
 	MemoryContextSwitchTo(old);
 }
@@ -350,16 +428,22 @@ vol_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 		fsxgb_predict_dense(s->boosters[k], X, n, s->nf, one, n);
 		for (int64 i = 0; i < n; i++)
 			out[i * s->nq + k] = one[i];
+		fsxgb_predict_dense(s->linear[k], X, n, s->nf, one, n);
+		for (int64 i = 0; i < n; i++)
+			out[i * s->nq + k] += one[i];
 	}
 	for (int64 i = 0; i < n; i++)
 	{
 		FsAgentRow *r = &b->rows[from + i];
 		double		close = r->close;
+		double		unit = s->atr >= 0 ? X[i * s->nf + s->atr] : s->scale;
 
+		if (!(unit > 0))
+			continue;			/* ATR not yet defined: no prediction */
 		memcpy(qv, out + i * s->nq, sizeof(float) * s->nq);
 		qsort(qv, s->nq, sizeof(float), cmp_float);		/* no crossing */
-		r->sigma = (float) (Max(qv[s->median], 0) * s->scale * close);
-		r->sl_dist = (float) (s->sl_mult * Max(qv[s->nq - 1], 0) * s->scale * close);
+		r->sigma = (float) (Max(qv[s->median], 0) * unit * close);
+		r->sl_dist = (float) (s->sl_mult * Max(qv[s->nq - 1], 0) * unit * close);
 		r->tp_dist = (float) (s->tp_mult * r->sigma);
 	}
 	pfree(X);
