@@ -624,8 +624,9 @@ fsmml_score(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(champcxt);	/* frees the booster and the matrix */
 		}
-		written += fsmml_score_agents(symbol, timeframe, bars, row_from, capture, capture_id,
-									  &plans, &target, opcxt);
+		if (nagents > 0)
+			written += fsmml_score_agents(symbol, timeframe, bars, row_from, capture, capture_id,
+										  &plans, &target, opcxt);
 		fsmml_pred_target_close(&target);
 	}
 
