@@ -63,13 +63,3 @@ fsmml_agent_predict_row(FsAgentModel *m, const FsAgentBatch *b, int64 row)
 {
 	m->agent->predict(m, b, row, row + 1);
 }
-
-Jsonb *
-fsmml_agent_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo scratch)
-{
-	resetStringInfo(scratch);
-	m->agent->payload(m, r, scratch);
-	if (scratch->len == 0)
-		return NULL;
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(scratch->data)));
-}

@@ -103,8 +103,8 @@ typedef struct FsAgent
 	void		(*load) (FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt);
 	/* Fills its fields of rows [from, to) of the batch. */
 	void		(*predict) (FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to);
-	/* The payload of one row as JSON text; nothing appended: no prediction for the row. */
-	void		(*payload) (FsAgentModel *m, const FsAgentRow *r, StringInfo out);
+	/* The payload of one row; NULL: no prediction for the row. */
+	Jsonb	   *(*payload) (FsAgentModel *m, const FsAgentRow *r);
 	/* Writes to trading.agentpreds (the ensemble writes agentsignals instead). */
 	bool		writes_preds;
 } FsAgent;
@@ -126,8 +126,25 @@ extern const FsAgent *fsmml_agent_get(const char *name);
 extern void fsmml_agent_predict_row(FsAgentModel *m, const FsAgentBatch *b, int64 row);
 /* Column in ds of each of m->features (ERROR when one is missing). */
 extern int *fsmml_agent_columns(FsAgentModel *m, const FsmmlDataset *ds);
-/* The payload as jsonb; NULL when the agent has none for this row. */
-extern Jsonb *fsmml_agent_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo scratch);
+/* ---- agent_jsonb.c: payloads built as jsonb directly */
+
+typedef struct FsJb
+{
+	JsonbParseState *st;
+	JsonbValue *res;
+} FsJb;
+extern void fsmml_jb_begin(FsJb *b);
+extern void fsmml_jb_num(FsJb *b, const char *key, double x, bool f32);	/* NaN: null */
+extern void fsmml_jb_str(FsJb *b, const char *key, const char *s);
+extern void fsmml_jb_bool(FsJb *b, const char *key, int x);	/* < 0: null */
+extern void fsmml_jb_nums(FsJb *b, const char *key, const double *x, int n);
+extern void fsmml_jb_strs(FsJb *b, const char *key, const char *const *s, int n);
+extern void fsmml_jb_object(FsJb *b, const char *key);
+extern void fsmml_jb_end_object(FsJb *b);
+extern Jsonb *fsmml_jb_end(FsJb *b);
+/* ensemble_weighted.c: an AgentSignal's payload, with the agents that had no champion. */
+extern Jsonb *fsmml_signal_payload(FsAgentModel *m, const FsAgentRow *r,
+								   const char *const *missing, int nmissing);
 extern void fsmml_agent_row_init(FsAgentRow *r);
 
 /* ---- agent_params.c: merged params and their checks */

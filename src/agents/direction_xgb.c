@@ -265,13 +265,10 @@ direction_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	pfree(out);
 }
 
-static void
-direction_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
+static Jsonb *
+direction_payload(FsAgentModel *m, const FsAgentRow *r)
 {
-	char		buf[32];
-
-	fsmml_float_json(r->prob_up, buf);
-	appendStringInfo(out, "{\"prob_up\": %s}", buf);
+	return fsmml_prob_payload(r->prob_up);
 }
 
 const FsAgent fsmml_agent_direction_xgb = {

@@ -164,25 +164,32 @@ ens_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	}
 }
 
-static void
-num(StringInfo out, double v)
+static Jsonb *
+ens_payload(FsAgentModel *m, const FsAgentRow *r)
 {
-	if (isfinite(v))
-		appendStringInfo(out, "%.10g", v);
-	else
-		appendStringInfoString(out, "null");
+	FsJb		b;
+
+	fsmml_jb_begin(&b);
+	fsmml_jb_num(&b, "side", r->ens_side, false);
+	fsmml_jb_num(&b, "strength", r->strength, true);
+	fsmml_jb_num(&b, "sl", r->ens_sl, false);
+	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	return fsmml_jb_end(&b);
 }
 
-static void
-ens_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
+/* The signal's payload: the ensemble's plus the agents that had no champion. */
+Jsonb *
+fsmml_signal_payload(FsAgentModel *m, const FsAgentRow *r, const char *const *missing, int nmissing)
 {
-	appendStringInfo(out, "{\"side\": %d, \"strength\": ", r->ens_side);
-	num(out, rint(r->strength * 1e6) / 1e6);
-	appendStringInfoString(out, ", \"sl\": ");
-	num(out, r->ens_sl);
-	appendStringInfoString(out, ", \"tp\": ");
-	num(out, r->ens_tp);
-	appendStringInfoChar(out, '}');
+	FsJb		b;
+
+	fsmml_jb_begin(&b);
+	fsmml_jb_num(&b, "side", r->ens_side, false);
+	fsmml_jb_num(&b, "strength", r->strength, true);
+	fsmml_jb_num(&b, "sl", r->ens_sl, false);
+	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	fsmml_jb_strs(&b, "missing", missing, nmissing);
+	return fsmml_jb_end(&b);
 }
 
 const FsAgent fsmml_agent_ensemble_weighted = {

@@ -184,30 +184,24 @@ exec_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	}
 }
 
-static void
-num(StringInfo out, double v)
-{
-	if (isfinite(v))
-		appendStringInfo(out, "%.10g", v);
-	else
-		appendStringInfoString(out, "null");
-}
-
-static void
-exec_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
+static Jsonb *
+exec_payload(FsAgentModel *m, const FsAgentRow *r)
 {
 	ExecState  *s = m->state;
+	FsJb		b;
+	double		thr[2] = {s->r.long_threshold, s->r.short_threshold};
 
-	appendStringInfo(out, "{\"side\": %d, \"size\": ", r->side);
-	num(out, r->size);
-	appendStringInfoString(out, ", \"sl\": ");
-	num(out, r->sl);
-	appendStringInfoString(out, ", \"tp\": ");
-	num(out, r->tp);
-	appendStringInfo(out, ", \"meta\": {\"thresholds\": [%.6g, %.6g], \"gate\": %s, \"why\": \"%s\"}}",
-					 s->r.long_threshold, s->r.short_threshold,
-					 r->gate < 0 ? "null" : r->gate ? "true" : "false",
-					 fs_exec_why_text((FsExecWhy) r->why));
+	fsmml_jb_begin(&b);
+	fsmml_jb_num(&b, "side", r->side, false);
+	fsmml_jb_num(&b, "size", r->size, true);
+	fsmml_jb_num(&b, "sl", r->sl, false);
+	fsmml_jb_num(&b, "tp", r->tp, false);
+	fsmml_jb_object(&b, "meta");
+	fsmml_jb_nums(&b, "thresholds", thr, 2);
+	fsmml_jb_bool(&b, "gate", r->gate);
+	fsmml_jb_str(&b, "why", fs_exec_why_text((FsExecWhy) r->why));
+	fsmml_jb_end_object(&b);
+	return fsmml_jb_end(&b);
 }
 
 const FsAgent fsmml_agent_exec_rules = {

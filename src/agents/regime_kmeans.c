@@ -431,13 +431,18 @@ regime_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	pfree(z);
 }
 
-static void
-regime_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
+static Jsonb *
+regime_payload(FsAgentModel *m, const FsAgentRow *r)
 {
+	FsJb		b;
+
 	if (r->regime < 0)
-		return;					/* no prediction: no row */
-	appendStringInfo(out, "{\"gate\": %s, \"regime\": \"%s\", \"cluster\": %d}",
-					 r->gate ? "true" : "false", fs_regime_names[(int) r->regime], r->cluster);
+		return NULL;			/* no prediction: no row */
+	fsmml_jb_begin(&b);
+	fsmml_jb_str(&b, "regime", fs_regime_names[(int) r->regime]);
+	fsmml_jb_bool(&b, "gate", r->gate);
+	fsmml_jb_num(&b, "cluster", r->cluster, false);
+	return fsmml_jb_end(&b);
 }
 
 const FsAgent fsmml_agent_regime_kmeans = {

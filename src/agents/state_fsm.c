@@ -460,31 +460,23 @@ state_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	pfree(prob);
 }
 
-static void
-num(StringInfo out, double v)
-{
-	if (isfinite(v))
-		appendStringInfo(out, "%.8g", v);
-	else
-		appendStringInfoString(out, "null");
-}
-
-static void
-state_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
+static Jsonb *
+state_payload(FsAgentModel *m, const FsAgentRow *r)
 {
 	static const char *const mnames[6] = {"effort", "result", "compression", "slope", "speed", "feat_score"};
+	FsJb		b;
 
 	if (r->state < 0)
-		return;
-	appendStringInfo(out, "{\"state\": \"%s\", \"confidence\": ", fs_fsm_state_name(r->state));
-	num(out, rint(r->confidence * 100) / 100);
-	appendStringInfo(out, ", \"next_state\": \"%s\", \"metrics\": {", fs_fsm_state_name(r->next_state));
+		return NULL;
+	fsmml_jb_begin(&b);
+	fsmml_jb_str(&b, "state", fs_fsm_state_name(r->state));
+	fsmml_jb_num(&b, "confidence", rint(r->confidence * 100) / 100, false);
+	fsmml_jb_str(&b, "next_state", fs_fsm_state_name(r->next_state));
+	fsmml_jb_object(&b, "metrics");
 	for (int j = 0; j < 6; j++)
-	{
-		appendStringInfo(out, "%s\"%s\": ", j ? ", " : "", mnames[j]);
-		num(out, r->m[j]);
-	}
-	appendStringInfoString(out, "}}");
+		fsmml_jb_num(&b, mnames[j], r->m[j], true);
+	fsmml_jb_end_object(&b);
+	return fsmml_jb_end(&b);
 }
 
 const FsAgent fsmml_agent_state_fsm = {

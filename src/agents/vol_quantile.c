@@ -451,31 +451,20 @@ vol_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	pfree(one);
 }
 
-static void
-json_double(StringInfo out, double v)
+static Jsonb *
+vol_payload(FsAgentModel *m, const FsAgentRow *r)
 {
-	if (isfinite(v))
-		appendStringInfo(out, "%.8g", v);
-	else
-		appendStringInfoString(out, "null");
-}
+	FsJb		b;
 
-static void
-vol_payload(FsAgentModel *m, const FsAgentRow *r, StringInfo out)
-{
 	if (isnan(r->sigma))
-		return;
-	appendStringInfoString(out, "{\"sigma\": ");
-	json_double(out, r->sigma);
-	appendStringInfoString(out, ", \"sl\": ");
-	json_double(out, r->sl_dist);
-	appendStringInfoString(out, ", \"tp\": ");
-	json_double(out, r->tp_dist);
-	appendStringInfoString(out, ", \"sl_atr\": ");
-	json_double(out, r->atr > 0 ? r->sl_dist / r->atr : NAN);
-	appendStringInfoString(out, ", \"tp_atr\": ");
-	json_double(out, r->atr > 0 ? r->tp_dist / r->atr : NAN);
-	appendStringInfoChar(out, '}');
+		return NULL;
+	fsmml_jb_begin(&b);
+	fsmml_jb_num(&b, "sigma", r->sigma, true);
+	fsmml_jb_num(&b, "sl", r->sl_dist, true);
+	fsmml_jb_num(&b, "tp", r->tp_dist, true);
+	fsmml_jb_num(&b, "sl_atr", r->atr > 0 ? r->sl_dist / r->atr : NAN, true);
+	fsmml_jb_num(&b, "tp_atr", r->atr > 0 ? r->tp_dist / r->atr : NAN, true);
+	return fsmml_jb_end(&b);
 }
 
 const FsAgent fsmml_agent_vol_quantile = {

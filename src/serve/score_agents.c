@@ -191,7 +191,8 @@ static const char *transition_sql =
 
 static void
 write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, int64 first,
-			  AgentChampion *ens, Datum version_ids, const char *missing, StringInfo scratch)
+			  AgentChampion *ens, Datum version_ids, const char *const *missing, int nmissing,
+			  MemoryContext batchcxt)
 {
 	Oid			types[11] = {TEXTOID, TEXTOID, INT8OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
 		INT2ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID};
@@ -212,6 +213,7 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 	for (int64 off = first; off < b->n; off += AGENT_BATCH)
 	{
 		int			m = (int) Min(AGENT_BATCH, b->n - off);
+		MemoryContext old = MemoryContextSwitchTo(batchcxt);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int k = 0; k < m; k++)
@@ -226,11 +228,7 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 			sz[k] = r->ens_side == 0 ? 0 : r->size;
 			sl[k] = r->ens_sl;
 			tp[k] = r->ens_tp;
-			resetStringInfo(scratch);
-			ens->m.agent->payload(&ens->m, r, scratch);
-			scratch->len--;		/* drop the closing brace: add what was missing */
-			appendStringInfo(scratch, ", \"missing\": [%s]}", missing);
-			js[k] = DirectFunctionCall1(jsonb_in, CStringGetDatum(scratch->data));
+			js[k] = JsonbPGetDatum(fsmml_signal_payload(&ens->m, r, missing, nmissing));
 		}
 		values[4] = datum_array(ts, m, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 		values[5] = datum_array(side, m, INT2OID, 2, true, TYPALIGN_SHORT);
@@ -240,6 +238,8 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 		values[9] = float8_array(tp, NULL, m);
 		values[10] = datum_array(js, m, JSONBOID, -1, false, TYPALIGN_INT);
 		upsert(signal_sql, 11, types, values, "trading.agentsignals");
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batchcxt);
 	}
 }
 
@@ -346,9 +346,6 @@ write_preds(const PredPlans *plans, PredTarget *target, AgentChampion *c, const 
 	Datum	   *ins_j = palloc(sizeof(Datum) * AGENT_BATCH);
 	Datum	   *upd_ts = palloc(sizeof(Datum) * AGENT_BATCH);
 	Datum	   *upd_j = palloc(sizeof(Datum) * AGENT_BATCH);
-	StringInfoData scratch;
-
-	initStringInfo(&scratch);
 	fsmml_lock_version_preds(c->m.version_id);
 	values[0] = Int64GetDatum(c->m.version_id);
 	values[1] = CStringGetTextDatum(symbol);
@@ -366,7 +363,7 @@ write_preds(const PredPlans *plans, PredTarget *target, AgentChampion *c, const 
 		old = MemoryContextSwitchTo(batchcxt);
 		for (int k = 0; k < m; k++)
 		{
-			Jsonb	   *j = fsmml_agent_payload(&c->m, &b->rows[off + k], &scratch);
+			Jsonb	   *j = c->m.agent->payload(&c->m, &b->rows[off + k]);
 
 			if (j == NULL)
 				continue;		/* no prediction for this bar (warm-up) */
@@ -416,7 +413,8 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	FsAgentBatch b;
 	int			atr_col = -1;
 	int64		written = 0;
-	StringInfoData missing;
+	const char **missing = palloc(sizeof(char *) * fsmml_nagents);
+	int			nmissing = 0;
 	Datum	   *ids;
 	int			nids = 0;
 	ListCell   *lc;
@@ -459,19 +457,18 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	}
 
 	/* Every agent in table order: each reads what the earlier ones wrote. */
-	initStringInfo(&missing);
 	ids = palloc(sizeof(Datum) * (fsmml_nagents + 1));
 	if (direction_id)
 		ids[nids++] = Int64GetDatum(direction_id);
 	else
-		appendStringInfoString(&missing, "\"DirectionXGB\"");
+		missing[nmissing++] = "DirectionXGB";
 	for (int a = 0; a < fsmml_nagents; a++)
 	{
 		if (strcmp(fsmml_agents[a]->kind, "direction") == 0)
 			continue;
 		if (champ[a] == NULL)
 		{
-			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", fsmml_agents[a]->name);
+			missing[nmissing++] = fsmml_agents[a]->name;
 			continue;
 		}
 		for (int64 off = 0; off < b.n; off += AGENT_BATCH)
@@ -509,14 +506,9 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	}
 	for (int a = 0; a < fsmml_nagents; a++)
 		if (champ[a] && strcmp(champ[a]->m.agent->kind, "ensemble") == 0)
-		{
-			StringInfoData scratch;
-
-			initStringInfo(&scratch);
 			write_signals(symbol, timeframe, &b, first, champ[a],
 						  datum_array(ids, nids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE),
-						  missing.data, &scratch);
-		}
+						  missing, nmissing, batchcxt);
 	if (champ[fsmml_nagents - 1] == NULL)
 		ereport(NOTICE,
 				(errmsg("%s %s has no EnsembleWeighted champion: no signals written", symbol, timeframe),

@@ -12,6 +12,7 @@
 #include "nodes/pg_list.h"
 #include "partitioning/partdefs.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/relcache.h"
 #include "bars.h"
 #include "xgb.h"
@@ -48,6 +49,8 @@ extern FsXgbBooster *fsmml_cached_booster(const char *instance, const Champion *
 /* Shortest decimal that reads back as the same float32; returns its length. */
 extern int	fsmml_float_json(float p, char *buf);
 extern Jsonb *fsmml_prob_payload(float p);
+/* The numeric of a shortest decimal ("0.5703125", "1.2e-05") without numeric_in's parser. */
+extern Numeric fsmml_decimal_numeric(const char *s);
 
 /* ---- predict.c */
 
