@@ -76,7 +76,7 @@ t = 0.0
 for line in sys.stdin:
     m = re.search(r"read in (\d+) ms, features (\d+) ms, prediction (\d+) ms .*payloads (\d+) ms", line)
     if m: t += sum(float(x) for x in m.groups())
-    m = re.search(r"features and agents (\d+) ms, payloads (\d+) ms", line)
+    m = re.search(r"features and agents (\d+) ms.*\), payloads (\d+) ms", line)
     if m: t += sum(float(x) for x in m.groups())
 print(t)')
     printf '%s: %d bars, %s predictions, %.2f s wall, %.0f bars/s end to end, backend CPU %.2f s (%.1f us/bar), without writes %.1f us/bar\n' \

@@ -101,9 +101,9 @@ UPDATE trading.agents SET default_params =
     description = 'Weighted combination of the agents into trading.agentsignals; payload {"side", "strength", "sl", "tp"}'
  WHERE name = 'EnsembleWeighted' AND default_params = '{}';
 UPDATE trading.agents SET default_params =
-  '{"lookback": "auto", "test_size": 0.2, "rounds": 200, "early_stopping_rounds": 20,
+  '{"lookback": "auto", "test_size": 0.2, "rounds": 40, "early_stopping_rounds": 20,
     "auto_promote": true,
-    "xgb": {"objective": "multi:softprob", "tree_method": "hist", "max_depth": 4, "eta": 0.1,
+    "xgb": {"objective": "multi:softprob", "tree_method": "hist", "max_depth": 3, "eta": 0.3,
             "subsample": 0.8, "colsample_bytree": 0.8, "seed": 42, "eval_metric": "mlogloss"}}',
     description = 'Effort/result state machine and its next-state classifier; payload {"state", "confidence", "next_state", "metrics"}; writes state_history and transitions'
  WHERE name = 'StateFSM' AND default_params = '{}';

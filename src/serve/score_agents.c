@@ -421,8 +421,12 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	instr_time	t0;
 	double		compute_ms = 0;
 	ScoreStats	st;
+	instr_time	ta,
+				tb;
+	StringInfoData per_agent;
 
 	memset(&st, 0, sizeof(st));
+	initStringInfo(&per_agent);
 	if (found == 0 && direction_id == 0)
 	{
 		MemoryContextSwitchTo(old);
@@ -436,6 +440,9 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	append_feature(&features, "atr_14");
 	features = fsmml_resolve_features(timeframe, features);
 	ds = fsmml_dataset_build(symbol, timeframe, bars, from, bars->n, features, 0, false, cxt);
+	INSTR_TIME_SET_CURRENT(tb);
+	INSTR_TIME_SUBTRACT(tb, t0);
+	appendStringInfo(&per_agent, " (features %.0f ms", INSTR_TIME_GET_MILLISEC(tb));
 	for (int j = 0; j < ds->nfeat; j++)
 		if (strcmp(ds->names[j], "atr_14") == 0)
 			atr_col = j;
@@ -471,11 +478,15 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 			missing[nmissing++] = fsmml_agents[a]->name;
 			continue;
 		}
+		INSTR_TIME_SET_CURRENT(ta);
 		for (int64 off = 0; off < b.n; off += AGENT_BATCH)
 		{
 			CHECK_FOR_INTERRUPTS();
 			champ[a]->m.agent->predict(&champ[a]->m, &b, off, Min(off + AGENT_BATCH, b.n));
 		}
+		INSTR_TIME_SET_CURRENT(tb);
+		INSTR_TIME_SUBTRACT(tb, ta);
+		appendStringInfo(&per_agent, ", %s %.0f ms", fsmml_agents[a]->name, INSTR_TIME_GET_MILLISEC(tb));
 		if (champ[a]->m.agent->writes_preds)
 			ids[nids++] = Int64GetDatum(champ[a]->m.version_id);
 	}
@@ -517,8 +528,8 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	ereport(DEBUG1,
 			(errmsg("fsmml_score %s %s agents: " INT64_FORMAT " predictions (" INT64_FORMAT " inserted, " INT64_FORMAT " unchanged)",
 					symbol, timeframe, written, st.inserted, st.unchanged),
-			 errdetail("features and agents %.0f ms, payloads %.0f ms, merge and write %.0f ms",
-					   compute_ms, st.payload_ms, st.write_ms)));
+			 errdetail("features and agents %.0f ms%s), payloads %.0f ms, merge and write %.0f ms",
+					   compute_ms, per_agent.data, st.payload_ms, st.write_ms)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	MemoryContextDelete(batchcxt);
