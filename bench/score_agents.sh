@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # score_agents.sh — fsmml_score with all six champions over 200,000 1m bars: end-to-end bars/s
 # (each bar writes five predictions, one signal, one state row) and CPU per bar excluding the
-# table writes (from fsmml_score's DEBUG1 breakdown: bars, features, predictions, payloads).
+# table writes (fsmml_score's DEBUG1 total: process CPU of the call minus CPU spent writing).
 #
 # Uses the cluster and database of the usual libpq variables; a superuser (it loads bars).
 # It replaces the bars, versions and predictions of symbol $SYMBOL.
@@ -68,18 +68,11 @@ SQL
     wall=$(echo "${nums[5]} - ${nums[1]}" | bc -l)
     cpu_s=$(echo "(${nums[4]} - ${nums[2]}) / $(getconf CLK_TCK)" | bc -l)
     rows=${nums[3]}
-    # CPU without the writes: bars, features, predictions, payloads from the DEBUG1 details
+    # CPU without the writes: the process CPU of the call minus the CPU spent in the writes
+    # (merges, inserts, upserts), both measured by fsmml_score (CLOCK_PROCESS_CPUTIME_ID)
     local nowrite
-    nowrite=$(echo "$out" | grep '^DETAIL' | "$PY" -c '
-import re, sys
-t = 0.0
-for line in sys.stdin:
-    m = re.search(r"read in (\d+) ms, features (\d+) ms, prediction (\d+) ms .*payloads (\d+) ms", line)
-    if m: t += sum(float(x) for x in m.groups())
-    m = re.search(r"features and agents (\d+) ms.*\), payloads (\d+) ms", line)
-    if m: t += sum(float(x) for x in m.groups())
-print(t)')
-    printf '%s: %d bars, %s predictions, %.2f s wall, %.0f bars/s end to end, backend CPU %.2f s (%.1f us/bar), without writes %.1f us/bar\n' \
+    nowrite=$(echo "$out" | grep 'process CPU' | sed -E 's/.*process CPU ([0-9]+) ms, of which writing ([0-9]+) ms.*/\1 - \2/' | bc -l)
+    printf '%s: %d bars, %s predictions, %.2f s wall, %.0f bars/s end to end, backend CPU %.2f s (%.1f us/bar), CPU without writes %.1f us/bar\n' \
         "$1" "$SCORE_BARS" "$rows" "$wall" "$(echo "$SCORE_BARS / $wall" | bc -l)" "$cpu_s" \
         "$(echo "$cpu_s * 1000000 / $SCORE_BARS" | bc -l)" "$(echo "$nowrite * 1000 / $SCORE_BARS" | bc -l)"
 }

@@ -56,6 +56,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -95,6 +96,18 @@
 #include "registry.h"
 #include "xgb.h"
 #include "serve.h"
+
+/* Process CPU (every thread) spent writing, for the DEBUG1 total (bench/score_agents.sh). */
+double		fsmml_score_write_cpu_ms = 0;
+
+double
+fsmml_cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
 
 /* Predictions per INSERT ... SELECT FROM unnest(...) of fsmml_score. */
 #define SCORE_BATCH 16384
@@ -369,6 +382,8 @@ fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *value
 	int			nins = 0;
 	int			nupd = 0;
 
+	double		cpu0 = fsmml_cpu_ms();
+
 	if (m == 0)
 		return;
 	INSTR_TIME_SET_CURRENT(t0);
@@ -422,6 +437,7 @@ fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *value
 	st->inserted += nins;
 	st->updated += nupd;
 	st->write_ms += ms_since(t0);
+	fsmml_score_write_cpu_ms += fsmml_cpu_ms() - cpu0;
 }
 
 /*
@@ -528,6 +544,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 	double		read_ms;
 	double		features_ms;
 	int64		nagents;
+	double		cpu_start;
 	float	   *capture = NULL;
 	int64		capture_id = 0;
 
@@ -546,6 +563,8 @@ fsmml_score(PG_FUNCTION_ARGS)
 						pstrdup(timestamptz_to_str(from_ts)), pstrdup(timestamptz_to_str(to_ts))),
 				 errhint("Pass from_ts <= to_ts.")));
 
+	cpu_start = fsmml_cpu_ms();
+	fsmml_score_write_cpu_ms = 0;
 	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml score", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -630,6 +649,9 @@ fsmml_score(PG_FUNCTION_ARGS)
 		fsmml_pred_target_close(&target);
 	}
 
+	ereport(DEBUG1,
+			(errmsg("fsmml_score %s %s: process CPU %.0f ms, of which writing %.0f ms",
+					symbol, timeframe, fsmml_cpu_ms() - cpu_start, fsmml_score_write_cpu_ms)));
 	SPI_finish();
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(opcxt);

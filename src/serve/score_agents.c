@@ -120,10 +120,12 @@ append_feature(List **l, const char *name)
 static void
 upsert(const char *sql, int nargs, Oid *types, Datum *values, const char *what)
 {
+	double		cpu0 = fsmml_cpu_ms();
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "writing %s failed: %s", what, SPI_result_code_string(rc));
+	fsmml_score_write_cpu_ms += fsmml_cpu_ms() - cpu0;
 }
 
 static Datum

@@ -107,6 +107,10 @@ extern void fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, 
 									const int64 *ts, Jsonb **payload, int m, Datum *ins_ts,
 									Datum *ins_j, Datum *upd_ts, Datum *upd_j, ScoreStats *st);
 
+/* Process CPU time in ms (all threads); CPU spent writing during the current fsmml_score. */
+extern double fsmml_cpu_ms(void);
+extern double fsmml_score_write_cpu_ms;
+
 /* ---- score_agents.c: the non-direction champions, signals, states, transitions */
 
 /* prob_up: the DirectionXGB champion's probabilities of bars [row_from, n), or NULL. */
