@@ -42,7 +42,7 @@ typedef struct FsAgentRow
 	float		tp_dist;
 	signed char state;			/* state: FsFsmState, -1 unknown / none */
 	signed char next_state;
-	float		confidence;
+	double		confidence;		/* rounded to 0.01 as stored, so the ensemble sees the stored value */
 	float		m[6];			/* effort, result, compression, slope, speed, feat_score */
 	signed char side;			/* execution */
 	signed char why;			/* FsExecWhy */

@@ -441,7 +441,7 @@ state_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 		for (int j = 0; j < NCLF; j++)
 			X[i * NCLF + j] = v[clf_cols[j]];
 		r->state = row_state(v, &s->t, &conf);
-		r->confidence = (float) conf;
+		r->confidence = rint(conf * 100) / 100;
 		for (int j = 0; j < 6; j++)
 			r->m[j] = v[j];
 	}
