@@ -61,16 +61,47 @@ SELECT line FROM regexp_split_to_table(
      WHERE symbol = 'BTCUSDT' AND status = 'champion'), E'\n') WITH ORDINALITY AS t(line, n)
 WHERE n <= 24;
 
-\echo '== Score: the champion''s prediction for the latest bar, and a day of bars into trading.agentpreds'
+\echo '== The rest of the agent set on the last 30,000 bars: regimes (k-means), volatility quantiles, the state machine, execution rules, the ensemble'
+SELECT instance, version, status,
+       CASE split_part(instance, '@', 1)
+         WHEN 'RegimeKMeans' THEN format('silhouette %s, hold-out shares trend %s / mean_revert %s / chop %s',
+              round((metrics->>'silhouette')::numeric, 3),
+              round((metrics#>>'{holdout,regimes,trend,share}')::numeric, 3),
+              round((metrics#>>'{holdout,regimes,mean_revert,share}')::numeric, 3),
+              round((metrics#>>'{holdout,regimes,chop,share}')::numeric, 3))
+         WHEN 'VolQuantile' THEN 'hold-out coverage q0.9 '
+              || round((metrics#>>'{holdout,quantiles,1,coverage}')::numeric, 3)
+              || ', pinball mean ' || round((metrics#>>'{holdout,pinball_mean}')::numeric, 6)
+         WHEN 'StateFSM' THEN 'next-state accuracy ' || round((metrics#>>'{holdout,accuracy}')::numeric, 3)
+              || ' vs majority ' || round((metrics#>>'{holdout,baseline_accuracy}')::numeric, 3)
+         ELSE metrics::text END AS metrics
+FROM (SELECT * FROM fsmml_train('RegimeKMeans', 'BTCUSDT', '1m', '{"lookback": 30000}')
+      UNION ALL SELECT * FROM fsmml_train('VolQuantile', 'BTCUSDT', '1m', '{"lookback": 30000}')
+      UNION ALL SELECT * FROM fsmml_train('StateFSM', 'BTCUSDT', '1m', '{"lookback": 30000}')
+      UNION ALL SELECT * FROM fsmml_train('ExecRules', 'BTCUSDT', '1m')
+      UNION ALL SELECT * FROM fsmml_train('EnsembleWeighted', 'BTCUSDT', '1m')) t;
+
+\echo '== Score a day: every champion writes trading.agentpreds, the ensemble trading.agentsignals, the state machine state_history and transitions'
 SELECT fsmml_predict('DirectionXGB', 'BTCUSDT', '1m') AS latest_prediction;
 \timing on
 SELECT fsmml_score('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00') AS predictions_written;
 SELECT fsmml_score('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00') AS predictions_again;
 \timing off
-SELECT p."timestamp", v.version, p.horizon, round((p.payload->>'prob_up')::numeric, 4) AS prob_up,
-       CASE WHEN (p.payload->>'prob_up')::float8 > 0.5 THEN 'up' ELSE 'down' END AS leaning
+SELECT v.agent, count(*) AS predictions, min(p.payload::text) AS a_payload
 FROM trading.agentpreds p JOIN trading.agentversions v ON v.id = p.agent_version_id
-ORDER BY p."timestamp" DESC LIMIT 5;
+WHERE p."timestamp" >= '2024-03-09 10:00+00' GROUP BY 1 ORDER BY 1;
 
-\echo '== Signals: trading.agentsignals is written by the ensemble (a later version); fsmml 0.1.0 stops at predictions'
-SELECT count(*) AS signals FROM trading.agentsignals;
+\echo '== The AgentSignals of the last bars (side, strength, size, stops; the versions they come from)'
+SELECT "timestamp", side, round(strength::numeric, 3) AS strength, round(size::numeric, 3) AS size,
+       round(sl::numeric, 2) AS sl, round(tp::numeric, 2) AS tp, ensemble_version_id, agent_version_ids
+FROM trading.agentsignals WHERE symbol = 'BTCUSDT' ORDER BY "timestamp" DESC LIMIT 8;
+SELECT side, count(*) AS signals, round(avg(strength)::numeric, 3) AS mean_strength
+FROM trading.agentsignals WHERE symbol = 'BTCUSDT' GROUP BY 1 ORDER BY 1;
+
+\echo '== The state machine over that day: states, and the most frequent changes'
+SELECT * FROM fsmml_state_distribution('BTCUSDT', '1m', 1);
+SELECT from_state, to_state, transitions, round(probability::numeric, 3) AS probability
+FROM fsmml_transition_matrix('BTCUSDT', '1m', 1) WHERE from_state <> to_state
+ORDER BY transitions DESC LIMIT 6;
+SELECT "timestamp", from_state, to_state, round(confidence::numeric, 1) AS confidence, reason
+FROM trading.transitions WHERE symbol = 'BTCUSDT' ORDER BY "timestamp" DESC LIMIT 4;

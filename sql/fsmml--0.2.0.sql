@@ -192,6 +192,44 @@ INSERT INTO trading.agents (name, kind, description, default_params) VALUES
   'Effort/result state machine over the state metrics; writes state_history and transitions',
   '{}');
 
+/* ---- h7: the whole agent set (issue 8) ----------------------------------------------------------
+ * Every agent's default parameters (README, "Agents"); DirectionXGB's backtest trades the ExecRules
+ * decision, so its default threshold becomes 0.05 (long >= 0.55, short <= 0.45).  Only shipped
+ * values are replaced: a default a user changed is kept. */
+UPDATE trading.agents SET default_params = jsonb_set(default_params, '{threshold}', '0.05')
+ WHERE name = 'DirectionXGB' AND default_params->'threshold' = '0';
+UPDATE trading.agents SET default_params =
+  '{"k": 3, "n_init": 10, "max_iter": 300, "seed": 42, "lookback": "auto", "test_size": 0.2,
+    "horizon": 10, "silhouette_sample": 2000, "auto_promote": true}',
+    description = 'k-means over higher-timeframe snapshots; payload {"regime": "trend|mean_revert|chop", "gate": bool, "cluster": k}'
+ WHERE name = 'RegimeKMeans' AND default_params = '{"k": 3}';
+UPDATE trading.agents SET default_params =
+  '{"quantiles": [0.5, 0.9], "horizon": 10, "lookback": "auto", "test_size": 0.2,
+    "normaliser": "atr_14", "linear_rounds": 100, "rounds": 200,
+    "sl_mult": 1.0, "tp_mult": 3.0, "auto_promote": true,
+    "xgb": {"tree_method": "hist", "max_depth": 2, "eta": 0.02, "subsample": 0.5,
+            "colsample_bytree": 0.8, "min_child_weight": 300, "seed": 42}}',
+    description = 'XGBoost quantile regression (pinball loss) of the next H bars'' absolute move; payload {"sigma", "sl", "tp", "sl_atr", "tp_atr"}'
+ WHERE name = 'VolQuantile' AND default_params = '{"quantiles": [0.1, 0.5, 0.9]}';
+UPDATE trading.agents SET default_params =
+  '{"long_threshold": 0.55, "short_threshold": 0.45, "sl_atr": 1.5, "tp_atr": 2.0,
+    "risk_fraction": 0.01, "max_size": 1.0, "use_gate": true, "auto_promote": true}',
+    description = 'Rules: thresholds on prob_up, the regime gate, VolQuantile or ATR stops, risk-based size; payload {"side", "size", "sl", "tp", "meta"}'
+ WHERE name = 'ExecRules' AND default_params = '{}';
+UPDATE trading.agents SET default_params =
+  '{"weights": {"direction": 1.0, "state": 0.5, "execution": 1.0, "regime": 0.5},
+    "min_strength": 0.1, "auto_promote": true}',
+    description = 'Weighted combination of the agents into trading.agentsignals; payload {"side", "strength", "sl", "tp"}'
+ WHERE name = 'EnsembleWeighted' AND default_params = '{}';
+UPDATE trading.agents SET default_params =
+  '{"lookback": "auto", "test_size": 0.2, "rounds": 40, "early_stopping_rounds": 20,
+    "auto_promote": true,
+    "xgb": {"objective": "multi:softprob", "tree_method": "hist", "max_depth": 3, "eta": 0.3,
+            "subsample": 0.8, "colsample_bytree": 0.8, "seed": 42, "eval_metric": "mlogloss"}}',
+    description = 'Effort/result state machine and its next-state classifier; payload {"state", "confidence", "next_state", "metrics"}; writes state_history and transitions'
+ WHERE name = 'StateFSM' AND default_params = '{}';
+/* ---- end h7 (agents' defaults) ---- */
+
 CREATE TABLE trading.agentversions (
     id              bigint GENERATED ALWAYS AS IDENTITY,
     symbol          text NOT NULL,
@@ -652,3 +690,67 @@ GRANT SELECT ON trading.historicaldata TO fsmml_reader;
 REVOKE ALL ON FUNCTION fsmml_xgb_check_params(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_xgb_check_params(jsonb) TO fsmml_trainer;
 /* ---------------------------------------------------------------- end h2 */
+
+/* ---- h7: the state machine's read functions (issue 8) -------------------------------------------
+ * Over trading.state_history (written by fsmml_score with a StateFSM champion); the window is the
+ * last `days` days before the series' latest state.  Read-only, caller's rights: readers may call. */
+CREATE FUNCTION fsmml_state_distribution(symbol text, timeframe text, days integer DEFAULT 30)
+RETURNS TABLE (state text, bars bigint, share double precision, mean_confidence double precision)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF days IS NULL OR days < 1 THEN
+        RAISE EXCEPTION 'days must be a positive number of days, not %', days
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example fsmml_state_distribution(''BTCUSDT'', ''1m'', 30).';
+    END IF;
+    IF timeframe IS NULL OR timeframe NOT IN ('1m', '5m', '15m', '1h', '4h', '1d') THEN
+        RAISE EXCEPTION 'invalid timeframe "%"', timeframe
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Timeframes: 1m 5m 15m 1h 4h 1d.';
+    END IF;
+    RETURN QUERY
+    WITH w AS (
+        SELECT h.state, h.confidence FROM trading.state_history h
+        WHERE h.symbol = fsmml_state_distribution.symbol AND h.timeframe = fsmml_state_distribution.timeframe
+          AND h."timestamp" > (SELECT max(m."timestamp") FROM trading.state_history m
+                               WHERE m.symbol = fsmml_state_distribution.symbol
+                                 AND m.timeframe = fsmml_state_distribution.timeframe)
+                              - make_interval(days => days))
+    SELECT w.state, count(*), count(*)::float8 / sum(count(*)) OVER (), avg(w.confidence)
+    FROM w GROUP BY w.state ORDER BY count(*) DESC, w.state;
+END
+$$;
+
+-- P(next bar's state | this bar's state) over consecutive bars of state_history (staying included).
+CREATE FUNCTION fsmml_transition_matrix(symbol text, timeframe text, days integer DEFAULT 30)
+RETURNS TABLE (from_state text, to_state text, transitions bigint, probability double precision)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF days IS NULL OR days < 1 THEN
+        RAISE EXCEPTION 'days must be a positive number of days, not %', days
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example fsmml_transition_matrix(''BTCUSDT'', ''1m'', 30).';
+    END IF;
+    IF timeframe IS NULL OR timeframe NOT IN ('1m', '5m', '15m', '1h', '4h', '1d') THEN
+        RAISE EXCEPTION 'invalid timeframe "%"', timeframe
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Timeframes: 1m 5m 15m 1h 4h 1d.';
+    END IF;
+    RETURN QUERY
+    WITH w AS (
+        SELECT h.state, lead(h.state) OVER (ORDER BY h."timestamp") AS next
+        FROM trading.state_history h
+        WHERE h.symbol = fsmml_transition_matrix.symbol AND h.timeframe = fsmml_transition_matrix.timeframe
+          AND h."timestamp" > (SELECT max(m."timestamp") FROM trading.state_history m
+                               WHERE m.symbol = fsmml_transition_matrix.symbol
+                                 AND m.timeframe = fsmml_transition_matrix.timeframe)
+                              - make_interval(days => days))
+    SELECT w.state, w.next, count(*), count(*)::float8 / sum(count(*)) OVER (PARTITION BY w.state)
+    FROM w WHERE w.next IS NOT NULL GROUP BY w.state, w.next ORDER BY w.state, w.next;
+END
+$$;
+REVOKE ALL ON FUNCTION fsmml_state_distribution(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_state_distribution(text, text, integer) TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_transition_matrix(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_transition_matrix(text, text, integer) TO fsmml_reader;
+/* ---- end h7 (state functions) ---- */

@@ -124,7 +124,7 @@ SELECT 'SCORE', '1m', 'DirectionH5', 'v1.0.0', 'champion', m, 'xgboost-json',
 FROM tiny RETURNING id AS champ5 \gset
 INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format,
                                    model_sha256, ext_version)
-SELECT 'SCORE', '1m', 'RegimeKMeans', 'v1.0.0', 'champion', m, 'fsmml-json',
+SELECT 'SCORE', '1m', 'RegimeKMeans', 'v1.0.0', 'challenger', m, 'fsmml-json',
        encode(sha256(m), 'hex'), '0.1.0'
 FROM (SELECT convert_to('{"k": 3}', 'UTF8') AS m) s;
 SELECT fsmml_score('SCORE', '1m', '-infinity', 'infinity') AS written;

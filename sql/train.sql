@@ -54,7 +54,7 @@ SELECT (fsmml_train('DirectionXGB', 'TRN', '5m', '{"folds": 1, "rounds": 5, "loo
 
 -- Bad input: each a clear error with a hint.
 SELECT * FROM fsmml_train('NoSuchAgent', 'TRN', '5m');
-SELECT * FROM fsmml_train('RegimeKMeans', 'TRN', '5m');
+SELECT * FROM fsmml_train('RegimeKMeans', 'TRN', '5m', '{"k": 1}');
 SELECT * FROM fsmml_train('DirectionXGB', 'NOPE', '5m');
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '2m');
 SELECT * FROM fsmml_train('DirectionXGB', 'TRN', '5m', '[1, 2]');

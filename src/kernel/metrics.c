@@ -187,10 +187,10 @@ side_of(double p, double threshold)
 }
 
 static double
-net_return(const double *prob_up, const double *fwd_ret, size_t i,
+net_return(const double *prob_up, const signed char *sides, const double *fwd_ret, size_t i,
 		   double threshold, double fee, int horizon, int *prev_side)
 {
-	int			side = side_of(prob_up[i], threshold);
+	int			side = sides ? sides[i] : side_of(prob_up[i], threshold);
 	double		r = -abs(side - *prev_side) * fee;
 
 	/* flat rows skip the product so a missing fwd_ret there costs nothing */
@@ -200,10 +200,31 @@ net_return(const double *prob_up, const double *fwd_ret, size_t i,
 	return r;
 }
 
+static const char *backtest(const double *prob_up, const signed char *sides,
+						   const double *fwd_ret, size_t n, double threshold, double fee_bps,
+						   int horizon, double bars_per_year, FsBacktest *out);
+
 const char *
 fs_backtest(const double *prob_up, const double *fwd_ret, size_t n,
 			double threshold, double fee_bps, int horizon,
 			double bars_per_year, FsBacktest *out)
+{
+	return backtest(prob_up, NULL, fwd_ret, n, threshold, fee_bps, horizon, bars_per_year, out);
+}
+
+const char *
+fs_backtest_sides(const signed char *sides, const double *fwd_ret, size_t n,
+				  double fee_bps, int horizon, double bars_per_year, FsBacktest *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sides[i] < -1 || sides[i] > 1)
+			return "every side must be -1, 0 or 1";
+	return backtest(NULL, sides, fwd_ret, n, 0, fee_bps, horizon, bars_per_year, out);
+}
+
+static const char *
+backtest(const double *prob_up, const signed char *sides, const double *fwd_ret, size_t n,
+		 double threshold, double fee_bps, int horizon, double bars_per_year, FsBacktest *out)
 {
 	double		fee = fee_bps / 1e4;
 	KSum		sum = {0, 0};
@@ -237,7 +258,7 @@ fs_backtest(const double *prob_up, const double *fwd_ret, size_t n,
 	for (i = 0; i < n; i++)
 	{
 		int			before = prev;
-		double		r = net_return(prob_up, fwd_ret, i, threshold, fee, horizon, &prev);
+		double		r = net_return(prob_up, sides, fwd_ret, i, threshold, fee, horizon, &prev);
 
 		ksum_add(&sum, r);
 		if (prev != before)
@@ -281,7 +302,7 @@ fs_backtest(const double *prob_up, const double *fwd_ret, size_t n,
 	prev = 0;
 	for (i = 0; i < n; i++)
 	{
-		double		d = net_return(prob_up, fwd_ret, i, threshold, fee, horizon, &prev) - mean;
+		double		d = net_return(prob_up, sides, fwd_ret, i, threshold, fee, horizon, &prev) - mean;
 
 		ksum_add(&sq, d * d);
 	}

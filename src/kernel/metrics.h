@@ -82,4 +82,12 @@ extern const char *fs_backtest(const double *prob_up, const double *fwd_ret, siz
 							   double threshold, double fee_bps, int horizon,
 							   double bars_per_year, FsBacktest *out);
 
+/*
+ * The same backtest of given sides (-1, 0, 1 per row), e.g. the ExecRules
+ * decision (exec_rules.h) DirectionXGB's hold-out and promotion use.
+ */
+extern const char *fs_backtest_sides(const signed char *sides, const double *fwd_ret, size_t n,
+									 double fee_bps, int horizon, double bars_per_year,
+									 FsBacktest *out);
+
 #endif							/* FSMML_METRICS_H */

@@ -118,6 +118,12 @@ decimal_numeric(const char *s)
 	return int64_div_fast_to_numeric(neg ? -mant : mant, scale);
 }
 
+Numeric
+fsmml_decimal_numeric(const char *s)
+{
+	return decimal_numeric(s);
+}
+
 /* {"prob_up": p} through the generic jsonb builder. */
 static Jsonb *
 prob_payload_generic(float p)

@@ -56,6 +56,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -95,6 +96,18 @@
 #include "registry.h"
 #include "xgb.h"
 #include "serve.h"
+
+/* Process CPU (every thread) spent writing, for the DEBUG1 total (bench/score_agents.sh). */
+double		fsmml_score_write_cpu_ms = 0;
+
+double
+fsmml_cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
 
 /* Predictions per INSERT ... SELECT FROM unnest(...) of fsmml_score. */
 #define SCORE_BATCH 16384
@@ -340,16 +353,6 @@ first_bar_at_or_after(const FsmmlBars *bars, TimestampTz ts)
 	return lo;
 }
 
-typedef struct ScoreStats
-{
-	int64		inserted;
-	int64		updated;
-	int64		unchanged;
-	int64		direct;			/* of inserted: written without the executor */
-	double		predict_ms;
-	double		payload_ms;
-	double		write_ms;
-} ScoreStats;
 
 static double
 ms_since(instr_time start)
@@ -362,6 +365,82 @@ ms_since(instr_time start)
 }
 
 /*
+ * Merges m payloads (bars ts[0..m), ascending) with the predictions stored
+ * for their bars (one index range scan) and writes the missing (INSERT or
+ * direct) and changed (UPDATE) ones.  values[0..3] hold the version id,
+ * symbol, timeframe and horizon; the four arrays are scratch of m entries.
+ */
+void
+fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *values,
+						const int64 *ts, Jsonb **payload, int m, Datum *ins_ts, Datum *ins_j,
+						Datum *upd_ts, Datum *upd_j, ScoreStats *st)
+{
+	instr_time	t0;
+	int			rc;
+	uint64		nexist;
+	uint64		e = 0;
+	int			nins = 0;
+	int			nupd = 0;
+
+	double		cpu0 = fsmml_cpu_ms();
+
+	if (m == 0)
+		return;
+	INSTR_TIME_SET_CURRENT(t0);
+	values[4] = TimestampTzGetDatum(fsmml_unix_to_ts(ts[0]));
+	values[5] = TimestampTzGetDatum(fsmml_unix_to_ts(ts[m - 1]));
+	rc = SPI_execute_plan(plans->existing, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading stored predictions failed: %s", SPI_result_code_string(rc));
+	nexist = SPI_processed;
+
+	/* Merge: both sides ascend by timestamp. */
+	for (int k = 0; k < m; k++)
+	{
+		TimestampTz tsk = fsmml_unix_to_ts(ts[k]);
+		TimestampTz te = 0;
+		bool		isnull;
+
+		while (e < nexist &&
+			   (te = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[e],
+													   SPI_tuptable->tupdesc, 1,
+													   &isnull))) < tsk)
+			e++;
+		if (e < nexist && te == tsk)
+		{
+			Datum		stored = SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc,
+											   2, &isnull);
+
+			if (!isnull && fsmml_payload_equal(stored, payload[k]))
+				st->unchanged++;
+			else
+			{
+				upd_ts[nupd] = TimestampTzGetDatum(tsk);
+				upd_j[nupd++] = JsonbPGetDatum(payload[k]);
+			}
+			e++;
+		}
+		else
+		{
+			ins_ts[nins] = TimestampTzGetDatum(tsk);
+			ins_j[nins++] = JsonbPGetDatum(payload[k]);
+		}
+	}
+	if (SPI_tuptable)
+		SPI_freetuptable(SPI_tuptable);
+
+	if (fsmml_write_rows_direct(target, values, ins_ts, ins_j, nins))
+		st->direct += nins;
+	else
+		fsmml_write_rows(plans->insert, values, ins_ts, ins_j, nins, SPI_OK_INSERT);
+	fsmml_write_rows(plans->update, values, upd_ts, upd_j, nupd, SPI_OK_UPDATE);
+	st->inserted += nins;
+	st->updated += nupd;
+	st->write_ms += ms_since(t0);
+	fsmml_score_write_cpu_ms += fsmml_cpu_ms() - cpu0;
+}
+
+/*
  * Scores rows [0, ds->nrows) of one champion, SCORE_BATCH rows at a time:
  * the prediction of the next batch runs on the worker while this one is
  * merged with the rows already stored for its bars (one index range scan)
@@ -371,7 +450,7 @@ ms_since(instr_time start)
 static void
 score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, FsXgbBooster *b,
 			   const FsmmlDataset *ds, const char *symbol, const char *timeframe,
-			   MemoryContext mcxt, MemoryContext batchcxt, ScoreStats *st)
+			   MemoryContext mcxt, MemoryContext batchcxt, ScoreStats *st, float *capture)
 {
 	Datum		values[6];
 	float	   *prob = palloc(sizeof(float) * SCORE_BATCH);
@@ -407,11 +486,6 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 		int			nm = (int) Min(SCORE_BATCH, Max(ds->nrows - noff, 0));
 		const int64 *ts = ds->ts + off;
 		MemoryContext old;
-		int			rc;
-		uint64		nexist;
-		uint64		e = 0;
-		int			nins = 0;
-		int			nupd = 0;
 		bool		async = false;
 		float	   *swap;
 
@@ -423,59 +497,12 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 		old = MemoryContextSwitchTo(batchcxt);
 		for (int k = 0; k < m; k++)
 			payload[k] = fsmml_prob_payload(prob[k]);
+		if (capture)
+			memcpy(capture + off, prob, sizeof(float) * m);
 		st->payload_ms += ms_since(t0);
 
-		INSTR_TIME_SET_CURRENT(t0);
-		values[4] = TimestampTzGetDatum(fsmml_unix_to_ts(ts[0]));
-		values[5] = TimestampTzGetDatum(fsmml_unix_to_ts(ts[m - 1]));
-		rc = SPI_execute_plan(plans->existing, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "reading stored predictions failed: %s", SPI_result_code_string(rc));
-		nexist = SPI_processed;
-
-		/* Merge: both sides ascend by timestamp. */
-		for (int k = 0; k < m; k++)
-		{
-			TimestampTz tsk = fsmml_unix_to_ts(ts[k]);
-			TimestampTz te = 0;
-			bool		isnull;
-
-			while (e < nexist &&
-				   (te = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[e],
-														   SPI_tuptable->tupdesc, 1,
-														   &isnull))) < tsk)
-				e++;
-			if (e < nexist && te == tsk)
-			{
-				Datum		stored = SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc,
-												   2, &isnull);
-
-				if (!isnull && fsmml_payload_equal(stored, payload[k]))
-					st->unchanged++;
-				else
-				{
-					upd_ts[nupd] = TimestampTzGetDatum(tsk);
-					upd_j[nupd++] = JsonbPGetDatum(payload[k]);
-				}
-				e++;
-			}
-			else
-			{
-				ins_ts[nins] = TimestampTzGetDatum(tsk);
-				ins_j[nins++] = JsonbPGetDatum(payload[k]);
-			}
-		}
-		if (SPI_tuptable)
-			SPI_freetuptable(SPI_tuptable);
-
-		if (fsmml_write_rows_direct(target, values, ins_ts, ins_j, nins))
-			st->direct += nins;
-		else
-			fsmml_write_rows(plans->insert, values, ins_ts, ins_j, nins, SPI_OK_INSERT);
-		fsmml_write_rows(plans->update, values, upd_ts, upd_j, nupd, SPI_OK_UPDATE);
-		st->inserted += nins;
-		st->updated += nupd;
-		st->write_ms += ms_since(t0);
+		fsmml_merge_write_batch(plans, target, values, ts, payload, m, ins_ts, ins_j, upd_ts,
+								upd_j, st);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batchcxt);
 
@@ -516,6 +543,10 @@ fsmml_score(PG_FUNCTION_ARGS)
 	instr_time	t0;
 	double		read_ms;
 	double		features_ms;
+	int64		nagents;
+	double		cpu_start;
+	float	   *capture = NULL;
+	int64		capture_id = 0;
 
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -532,13 +563,21 @@ fsmml_score(PG_FUNCTION_ARGS)
 						pstrdup(timestamptz_to_str(from_ts)), pstrdup(timestamptz_to_str(to_ts))),
 				 errhint("Pass from_ts <= to_ts.")));
 
+	cpu_start = fsmml_cpu_ms();
+	fsmml_score_write_cpu_ms = 0;
 	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml score", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	champs = read_score_champions(symbol, timeframe);
-	if (champs == NIL)
+	nagents = fsmml_count_agent_champions(symbol, timeframe);
+	if (champs == NIL && nagents > 0)
+		ereport(NOTICE,
+				(errmsg("%s %s has no XGBoost direction champion: signals are flat (side 0)",
+						symbol, timeframe),
+				 errhint("%s", fsmml_no_champion_hint)));
+	if (champs == NIL && nagents == 0)
 	{
 		ereport(NOTICE,
 				(errmsg("%s %s has no XGBoost direction champion; nothing scored", symbol, timeframe),
@@ -583,7 +622,14 @@ fsmml_score(PG_FUNCTION_ARGS)
 			ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
 									 features, 0, false, champcxt);
 			features_ms = ms_since(t0);
-			score_champion(&plans, &target, c, b, ds, symbol, timeframe, champcxt, batchcxt, &st);
+			/* DirectionXGB's probabilities feed ExecRules and the ensemble */
+			if (capture == NULL && strcmp(c->agent, "DirectionXGB") == 0)
+			{
+				capture = MemoryContextAllocHuge(opcxt, sizeof(float) * Max(ds->nrows, 1));
+				capture_id = c->id;
+			}
+			score_champion(&plans, &target, c, b, ds, symbol, timeframe, champcxt, batchcxt, &st,
+						   capture_id == c->id ? capture : NULL);
 			written += st.inserted + st.updated + st.unchanged;
 			ereport(DEBUG1,
 					(errmsg("fsmml_score %s %s: " INT64_FORMAT " inserted (" INT64_FORMAT
@@ -597,9 +643,15 @@ fsmml_score(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(champcxt);	/* frees the booster and the matrix */
 		}
+		if (nagents > 0)
+			written += fsmml_score_agents(symbol, timeframe, bars, row_from, capture, capture_id,
+										  &plans, &target, opcxt);
 		fsmml_pred_target_close(&target);
 	}
 
+	ereport(DEBUG1,
+			(errmsg("fsmml_score %s %s: process CPU %.0f ms, of which writing %.0f ms",
+					symbol, timeframe, fsmml_cpu_ms() - cpu_start, fsmml_score_write_cpu_ms)));
 	SPI_finish();
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(opcxt);

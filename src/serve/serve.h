@@ -12,7 +12,9 @@
 #include "nodes/pg_list.h"
 #include "partitioning/partdefs.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/relcache.h"
+#include "bars.h"
 #include "xgb.h"
 
 extern const char *const fsmml_no_champion_hint;
@@ -47,6 +49,8 @@ extern FsXgbBooster *fsmml_cached_booster(const char *instance, const Champion *
 /* Shortest decimal that reads back as the same float32; returns its length. */
 extern int	fsmml_float_json(float p, char *buf);
 extern Jsonb *fsmml_prob_payload(float p);
+/* The numeric of a shortest decimal ("0.5703125", "1.2e-05") without numeric_in's parser. */
+extern Numeric fsmml_decimal_numeric(const char *s);
 
 /* ---- predict.c */
 
@@ -85,5 +89,35 @@ extern void fsmml_pred_target_open(PredTarget *t);
 extern void fsmml_pred_target_close(PredTarget *t);
 extern bool fsmml_write_rows_direct(PredTarget *t, const Datum *fixed, const Datum *tsd,
 									const Datum *jd, int n);
+
+/* ---- score.c: merging and writing one batch of payloads of a version */
+
+typedef struct ScoreStats
+{
+	int64		inserted;
+	int64		updated;
+	int64		unchanged;
+	int64		direct;			/* of inserted: written without the executor */
+	double		predict_ms;
+	double		payload_ms;
+	double		write_ms;
+} ScoreStats;
+
+extern void fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *values,
+									const int64 *ts, Jsonb **payload, int m, Datum *ins_ts,
+									Datum *ins_j, Datum *upd_ts, Datum *upd_j, ScoreStats *st);
+
+/* Process CPU time in ms (all threads); CPU spent writing during the current fsmml_score. */
+extern double fsmml_cpu_ms(void);
+extern double fsmml_score_write_cpu_ms;
+
+/* ---- score_agents.c: the non-direction champions, signals, states, transitions */
+
+/* prob_up: the DirectionXGB champion's probabilities of bars [row_from, n), or NULL. */
+extern int64 fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *bars,
+								int64 row_from, const float *prob_up, int64 direction_id,
+								const PredPlans *plans, PredTarget *target, MemoryContext opcxt);
+/* Champions of the series other than direction ones (a count). */
+extern int64 fsmml_count_agent_champions(const char *symbol, const char *timeframe);
 
 #endif							/* FSMML_SERVE_H */

@@ -1,5 +1,7 @@
 /*
- * train.c — fsmml_train: DirectionXGB trained, validated and registered.
+ * train.c — fsmml_train (dispatched to the agent table, src/agents/) and
+ * the pieces of DirectionXGB's training the agents share: fit, hold-out
+ * metrics, the ExecRules backtest, the walk-forward plan.
  *
  *   dataset     features in memory from the bars (dataset.c), label
  *               y = 1[close(t+H) > close(t)], rows with a NULL feature dropped
@@ -29,7 +31,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "agent.h"
 #include "dataset.h"
+#include "exec_rules.h"
 #include "fsmml.h"
 #include "metrics.h"
 #include "progress.h"
@@ -258,13 +262,34 @@ fsmml_bars_per_year(const char *timeframe)
 	return 365.25 * USECS_PER_DAY / (double) fsmml_timeframe_usec(timeframe);
 }
 
+/*
+ * The hold-out backtest of the ExecRules decision (exec_rules.h) on prob_up
+ * alone: long at or above p->long_threshold, short at or below
+ * p->short_threshold (0.55 / 0.45 by default, or the active calibration's),
+ * flat between; the gate and stops do not apply to a direction model alone.
+ */
 void
 fsmml_run_backtest(const double *prob, const double *fwd_ret, int64 n, const TrainParams *p,
 				   const char *timeframe, FsBacktest *bt)
 {
-	const char *err = fs_backtest(prob, fwd_ret, n, p->threshold, p->fee_bps, p->horizon,
-								  fsmml_bars_per_year(timeframe), bt);
+	FsExecRules rules = FS_EXEC_RULES_DEFAULT;
+	signed char *side = palloc(sizeof(signed char) * Max(n, 1));
+	const char *err;
 
+	rules.long_threshold = p->long_threshold;
+	rules.short_threshold = p->short_threshold;
+	rules.use_gate = 0;
+	for (int64 i = 0; i < n; i++)
+	{
+		FsExecInput in = {prob[i], -1, 1.0, 1.0, NAN, NAN};
+		FsExecDecision d;
+
+		fs_exec_decide(&rules, &in, &d);
+		side[i] = (signed char) d.side;
+	}
+	err = fs_backtest_sides(side, fwd_ret, n, p->fee_bps, p->horizon,
+							fsmml_bars_per_year(timeframe), bt);
+	pfree(side);
 	if (err)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -316,153 +341,52 @@ plan_splits(const FsmmlDataset *ds, const TrainParams *p, const char *instance)
 	return plan;
 }
 
-/* The body of fsmml_train for DirectionXGB; returns the new version. */
-static FsmmlTrainResult
-train_direction(const char *agent, const char *symbol, const char *timeframe, Jsonb *params,
-				MemoryContext cxt)
+/* ---- what agents/direction_xgb.c and the other agents call (train.h) */
+
+FsmmlFit
+fsmml_fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train, TrainParams *p,
+		  int purge)
 {
-	char	   *instance = fsmml_instance_name(agent, symbol, timeframe);
-	TrainParams *p = fsmml_train_params(agent, timeframe, params, cxt);
-	List	   *features = fsmml_resolve_features(timeframe, p->features);
-	FsmmlBars  *bars;
-	FsmmlDataset *ds;
-	FsSplitPlan *plan;
-	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), cxt);
-	cJSON	   *folds = cJSON_AddArrayToObject(metrics, "folds");
-	cJSON	   *rows;
-	cJSON	   *holdout;
-	cJSON	   *features_json;
-	FitResult	final;
-	double	   *prob;
-	FsBacktest	bt;
-	double		fit_seconds = 0;
-	instr_time	t0,
-				t1;
-	FsmmlNewVersion v = {0};
-	FsmmlTrainResult res;
-	ListCell   *lc;
+	FitResult	r = fit(cxt, ds, train, p, purge);
+	FsmmlFit	out;
 
-	fsmml_progress_begin(instance, p->folds, p->rounds);
-	fsmml_progress_phase("loading", 0);
-	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, DT_NOEND, cxt);
-	if (bars->n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe),
-				 errhint("Load bars for the symbol and timeframe first; symbols are case-sensitive.")));
-	if (p->features == NIL)
-		features = fsmml_prune_null_features(symbol, timeframe, bars, window_start(bars, p),
-											 features, p->horizon);
-	ds = fsmml_dataset_build(symbol, timeframe, bars, window_start(bars, p), bars->n,
-							 features, p->horizon, true, cxt);
-	if (ds->nrows == 0 && ds->dropped_null > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("every row of %s has a NULL feature", instance),
-				 errdetail(INT64_FORMAT " rows dropped.", ds->dropped_null),
-				 errhint("Choose features defined on this series in params.features, or load more bars (long look-backs need warm-up).")));
-	plan = plan_splits(ds, p, instance);
+	out.booster = r.booster;
+	out.best_iteration = r.best_iteration;
+	out.rounds_run = r.rounds_run;
+	out.valid_metric = r.valid_metric;
+	out.seconds = r.seconds;
+	return out;
+}
 
-	rows = cJSON_AddObjectToObject(metrics, "rows");
-	cJSON_AddNumberToObject(rows, "bars", (double) bars->n);
-	cJSON_AddNumberToObject(rows, "dropped_null", (double) ds->dropped_null);
-	cJSON_AddNumberToObject(rows, "dropped_unlabeled", (double) ds->dropped_unlabeled);
-	cJSON_AddNumberToObject(rows, "used", (double) ds->nrows);
-	cJSON_AddNumberToObject(rows, "train", (double) plan->final_ntrain);
-	cJSON_AddNumberToObject(rows, "holdout", (double) (plan->holdout.end - plan->holdout.start));
+FsXgbMatrix *
+fsmml_matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *rs,
+						 TrainParams *p, FsXgbMatrix *ref)
+{
+	return matrix_from_ranges(cxt, ds, rs, p, ref);
+}
 
-	/* Walk-forward folds: each scored on its own test block. */
-	for (int k = 0; k < plan->folds; k++)
-	{
-		FsFold	   *f = &plan->fold[k];
-		FitResult	r;
-		cJSON	   *fj;
+double *
+fsmml_predict_range(MemoryContext cxt, FsXgbBooster *b, const FsmmlDataset *ds, FsRange range)
+{
+	return predict_range(cxt, b, ds, range);
+}
 
-		fsmml_progress_phase("fold", k + 1);
-		r = fit(cxt, ds, &f->train, p, p->horizon);
-		fit_seconds += r.seconds;
-		prob = predict_range(cxt, r.booster, ds, f->test);
-		fj = class_metrics_json(ds, f->test, prob);
-		cJSON_AddNumberToObject(fj, "fold", k + 1);
-		cJSON_AddNumberToObject(fj, "train_rows", (double) f->ntrain);
-		cJSON_AddNumberToObject(fj, "best_iteration", r.best_iteration);
-		cJSON_AddItemToArray(folds, fj);
-		fsmml_progress_fold_done(k + 1, "auc", cJSON_GetNumberValue(cJSON_GetObjectItem(fj, "auc")));
-		fsxgb_booster_free(r.booster);
-		pfree(prob);
-	}
+cJSON *
+fsmml_class_metrics_json(const FsmmlDataset *ds, FsRange range, const double *prob)
+{
+	return class_metrics_json(ds, range, prob);
+}
 
-	/* The final fit on all development rows, scored on the hold-out. */
-	fsmml_progress_phase("final", p->folds);
-	final = fit(cxt, ds, &plan->final_train, p, p->horizon);
-	fit_seconds += final.seconds;
-	fsmml_progress_phase("evaluating", p->folds);
-	INSTR_TIME_SET_CURRENT(t0);
-	prob = predict_range(cxt, final.booster, ds, plan->holdout);
-	INSTR_TIME_SET_CURRENT(t1);
-	INSTR_TIME_SUBTRACT(t1, t0);
-	/* Attached to the owned tree at once: the backtest may raise an ERROR. */
-	holdout = class_metrics_json(ds, plan->holdout, prob);
-	cJSON_AddItemToObject(metrics, "holdout", holdout);
-	fsmml_run_backtest(prob, ds->fwd_ret + plan->holdout.start,
-					   plan->holdout.end - plan->holdout.start, p, timeframe, &bt);
-	cJSON_AddItemToObject(holdout, "backtest", fsmml_backtest_json(&bt));
-	cJSON_AddNumberToObject(metrics, "best_iteration", final.best_iteration);
-	cJSON_AddNumberToObject(metrics, "rounds", final.rounds_run);
-	json_num(metrics, "fit_seconds", fit_seconds);
-	json_num(metrics, "score_seconds", INSTR_TIME_GET_DOUBLE(t1));
-	fsmml_progress_fold_done(p->folds, "auc", cJSON_GetNumberValue(cJSON_GetObjectItem(holdout, "auc")));
+int64
+fsmml_window_start(const FsmmlBars *bars, const TrainParams *p)
+{
+	return window_start(bars, p);
+}
 
-	/* Register: the resolved params carry the feature list in order. */
-	fsmml_progress_phase("storing", p->folds);
-	features_json = cJSON_CreateArray();
-	foreach(lc, features)
-		cJSON_AddItemToArray(features_json, cJSON_CreateString(lfirst(lc)));
-	if (cJSON_GetObjectItem(p->resolved, "features"))
-		cJSON_ReplaceItemInObject(p->resolved, "features", features_json);
-	else
-		cJSON_AddItemToObject(p->resolved, "features", features_json);
-
-	v.agent = agent;
-	v.symbol = symbol;
-	v.timeframe = timeframe;
-	v.model = fsxgb_booster_save(final.booster, "ubj");
-	v.model_format = "xgboost-ubj";
-	v.params = fsxgb_json_print(p->resolved);
-	v.metrics = fsxgb_json_print(metrics);
-	v.feature_names = features;
-	v.objective = fsxgb_booster_objective(final.booster);
-	v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	v.train_to = fsmml_unix_to_ts(ds->ts[Max(plan->dev_end - 1, 0)]);
-	v.test_from = fsmml_unix_to_ts(ds->ts[plan->holdout.start]);
-	v.test_to = fsmml_unix_to_ts(ds->ts[plan->holdout.end - 1]);
-
-	{
-		int64		champion;
-		FsmmlVersionRow row;
-
-		/*
-		 * Numbering, the champion read and the promotion decided under one
-		 * lock, taken only now: concurrent trainings of the instance run in
-		 * parallel and register one after the other, each against the
-		 * champion the previous one left (read after the lock).
-		 */
-		fsmml_registry_lock_instance(agent, symbol, timeframe);
-		champion = fsmml_registry_champion(agent, symbol, timeframe);
-		row = fsmml_registry_insert(&v);
-
-		res.version_id = row.id;
-		res.version = row.version;
-		res.status = row.status;
-		if (champion != 0 && p->auto_promote)
-			res.status = fsmml_auto_promote(symbol, timeframe, agent, row.id, champion, p, &bt,
-											v.metrics, bars, ds->ts[plan->holdout.start],
-											ds->ts[plan->holdout.end - 1], cxt);
-	}
-	res.instance = instance;
-	res.metrics = pstrdup(v.metrics);
-	fsmml_progress_end();
-	return res;
+FsSplitPlan *
+fsmml_plan_splits(const FsmmlDataset *ds, const TrainParams *p, const char *instance)
+{
+	return plan_splits(ds, p, instance);
 }
 
 PG_FUNCTION_INFO_V1(fsmml_train);
@@ -479,6 +403,7 @@ fsmml_train(PG_FUNCTION_ARGS)
 	Jsonb	   *params;
 	char	   *kind;
 	FsmmlTrainResult res;
+	FsAgentTrainCtx ctx;
 	Datum		values[5];
 	bool		nulls[5] = {false};
 
@@ -497,16 +422,16 @@ fsmml_train(PG_FUNCTION_ARGS)
 	oldcxt = MemoryContextSwitchTo(cxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the catalogue row (an ERROR for a name it lacks), then the table's agent */
 	kind = fsmml_agent_kind(agent);
-	if (strcmp(agent, "DirectionXGB") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("training agent \"%s\" (%s) is not supported by fsmml %s",
-						agent, kind, FSMML_VERSION),
-				 errhint("fsmml_train trains DirectionXGB; other agents come in later versions.")));
-	if (params == NULL)
-		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	res = train_direction(agent, symbol, timeframe, params, cxt);
+	(void) kind;
+	ctx.agent = fsmml_agent_get(agent)->name;
+	ctx.symbol = symbol;
+	ctx.timeframe = timeframe;
+	ctx.params = params ? params :
+		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	ctx.cxt = cxt;
+	res = fsmml_agent_get(agent)->train(&ctx);
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(res.version_id);

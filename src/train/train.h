@@ -30,4 +30,33 @@ extern void fsmml_run_backtest(const double *prob, const double *fwd_ret, int64 
 /* The backtest as a JSON object (NaN as null); caller owns the tree. */
 extern cJSON *fsmml_backtest_json(const FsBacktest *bt);
 
+/* ---- train.c's fitting, called by the agents (src/agents/) */
+#include "bars.h"
+#include "dataset.h"
+#include "walkforward.h"
+#include "xgb.h"
+
+typedef struct FsmmlFit
+{
+	FsXgbBooster *booster;
+	int			best_iteration; /* 0-based */
+	int			rounds_run;
+	double		valid_metric;	/* NaN without early stopping */
+	double		seconds;
+} FsmmlFit;
+
+/* Boosts p->rounds on train (early stopping on its last 10%); ds->y are the labels. */
+extern FsmmlFit fsmml_fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train,
+						  TrainParams *p, int purge);
+extern FsXgbMatrix *fsmml_matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds,
+											 const FsRangeSet *rs, TrainParams *p, FsXgbMatrix *ref);
+/* prob of rows [range) in double precision (one column per row). */
+extern double *fsmml_predict_range(MemoryContext cxt, FsXgbBooster *b, const FsmmlDataset *ds,
+								   FsRange range);
+/* AUC, Brier, ... of a binary hold-out; the caller attaches the tree before raising. */
+extern cJSON *fsmml_class_metrics_json(const FsmmlDataset *ds, FsRange range, const double *prob);
+extern int64 fsmml_window_start(const FsmmlBars *bars, const TrainParams *p);
+extern FsSplitPlan *fsmml_plan_splits(const FsmmlDataset *ds, const TrainParams *p,
+									  const char *instance);
+
 #endif							/* FSMML_TRAIN_H */

@@ -143,6 +143,16 @@ parse_lookback(cJSON *obj, TrainParams *p, const char *timeframe)
 	bad_param("lookback", "\"auto\", \"all\", a positive interval or a number of bars", "\"180 days\"");
 }
 
+void
+fsmml_parse_lookback(cJSON *obj, const char *timeframe, int64 *bars, int64 *us)
+{
+	TrainParams p = {0};
+
+	parse_lookback(obj, &p, timeframe);
+	*bars = p.lookback_bars;
+	*us = p.lookback_us;
+}
+
 static List *
 parse_features(cJSON *obj)
 {
@@ -264,6 +274,11 @@ fsmml_train_params(const char *agent, const char *timeframe, Jsonb *params, Memo
 	p->rounds = get_int(defaults, "rounds", 1, 100000, "a positive integer", "200");
 	p->fee_bps = get_num(defaults, "fee_bps", 0, 10000, false, "a non-negative number", "5");
 	p->threshold = get_num(defaults, "threshold", 0, 0.5, false, "a number in [0, 0.5]", "0.05");
+	/* threshold 0 keeps sign(p - 0.5): long above 0.5, short below, 0.5 flat */
+	p->long_threshold = p->threshold > 0 ? Min(0.5 + p->threshold, nextafter(1.0, 0.0))
+		: nextafter(0.5, 1.0);
+	p->short_threshold = p->threshold > 0 ? Max(0.5 - p->threshold, nextafter(0.0, 1.0))
+		: nextafter(0.5, 0.0);
 	item = cJSON_GetObjectItemCaseSensitive(defaults, "auto_promote");
 	if (!cJSON_IsBool(item))
 		bad_param("auto_promote", "true or false", "false");

@@ -23,6 +23,8 @@ typedef struct TrainParams
 	int			rounds;			/* boosting rounds at most */
 	double		fee_bps;		/* backtest fee per unit of position change */
 	double		threshold;		/* trade when |prob_up - 0.5| >= threshold */
+	double		long_threshold; /* the ExecRules decision of the backtest: 0.5 + threshold, */
+	double		short_threshold;	/* 0.5 - threshold, or the active calibration's */
 	bool		auto_promote;
 	List	   *features;		/* requested names, NIL = default set */
 	Jsonb	   *xgb;			/* XGBoost parameters, passed through */
@@ -37,5 +39,8 @@ typedef struct TrainParams
  */
 extern TrainParams *fsmml_train_params(const char *agent, const char *timeframe,
 									   Jsonb *params, MemoryContext mcxt);
+
+/* params.lookback ("auto", "all", an interval, a number of bars) of any agent. */
+extern void fsmml_parse_lookback(cJSON *obj, const char *timeframe, int64 *bars, int64 *us);
 
 #endif							/* FSMML_TRAIN_PARAMS_H */

@@ -185,6 +185,9 @@ extern char *fsxgb_jsonb_get_string(Jsonb *params, const char *key);
 /* One boosting round (XGBoosterUpdateOneIter); also configures the booster,
  * so invalid parameter values surface here as ERROR 22023. */
 extern void fsxgb_booster_update(FsXgbBooster *b, int iter, FsXgbMatrix *dtrain);
+/* xgb_custom.c: one round from the caller's gradient and hessian (n = rows of dtrain). */
+extern void fsxgb_booster_boost_grad(FsXgbBooster *b, int iter, FsXgbMatrix *dtrain,
+									 float *grad, float *hess, uint64 n);
 /* "[iter]\tname-metric:value..." (palloc'd). */
 extern char *fsxgb_booster_eval(FsXgbBooster *b, int iter, FsXgbMatrix *const *mats,
 								const char *const *names, int n);

@@ -34,7 +34,7 @@ INSERT INTO trading.state_history (symbol, timeframe, "timestamp", state, confid
 INSERT INTO trading.transitions (symbol, timeframe, "timestamp", from_state, to_state, confidence)
     VALUES ('BTCUSDT', '1m', '2024-01-02', 'compression', 'expansion', 60);
 INSERT INTO trading.calibrations (symbol, timeframe, method, thresholds, score, is_active)
-    VALUES ('BTCUSDT', '1m', 'manual', '{"long_threshold": 0.55}', 1.2, true);
+    VALUES ('BTCUSDT', '1m', 'manual', '{"long_threshold": 0.55, "short_threshold": 0.45}', 1.2, true);
 INSERT INTO fsmml.promotions (symbol, timeframe, agent, challenger_id, decision, reason)
     VALUES ('BTCUSDT', '1m', 'DirectionXGB', 1, 'manual', 'first');
 INSERT INTO fsmml.settings_override (name, value) VALUES ('promote_max_dd_worsen', 0.2);

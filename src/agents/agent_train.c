@@ -1,0 +1,248 @@
+/*
+ * agent_train.c — what training the non-direction agents shares: the data
+ * (bars in the look-back, features, a chronological dev / hold-out split),
+ * registration with promotion on the kind's metric, and fsmml-json blobs.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "agent.h"
+#include "fsmml.h"
+#include "registry.h"
+#include "xgb.h"
+
+void
+fsmml_json_num(cJSON *o, const char *key, double v)
+{
+	if (isfinite(v))
+		cJSON_AddNumberToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+double
+fsmml_json_get_num(cJSON *o, const char *key)
+{
+	cJSON	   *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+char *
+fsmml_b64(const bytea *data)
+{
+	int			len = VARSIZE_ANY_EXHDR(data);
+	char	   *out = palloc(pg_b64_enc_len(len) + 1);
+	int			n = pg_b64_encode(VARDATA_ANY(data), len, out, pg_b64_enc_len(len));
+
+	if (n < 0)
+		elog(ERROR, "base64 encoding failed");
+	out[n] = '\0';
+	return out;
+}
+
+bytea *
+fsmml_unb64(const char *s)
+{
+	int			len = strlen(s);
+	bytea	   *out = palloc(VARHDRSZ + pg_b64_dec_len(len));
+	int			n = pg_b64_decode(s, len, VARDATA(out), pg_b64_dec_len(len));
+
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("fsmml-json model: invalid base64 booster"),
+				 errhint("The stored model is damaged; train the agent again.")));
+	SET_VARSIZE(out, VARHDRSZ + n);
+	return out;
+}
+
+bytea *
+fsmml_blob_from_json(cJSON *doc)
+{
+	char	   *s = fsxgb_json_print(doc);
+	int			len = strlen(s);
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	memcpy(VARDATA(b), s, len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	return b;
+}
+
+cJSON *
+fsmml_blob_to_json(bytea *blob, MemoryContext owner)
+{
+	char	   *s = text_to_cstring((text *) blob);
+	cJSON	   *doc = cJSON_Parse(s);
+
+	if (doc == NULL || !cJSON_IsObject(doc))
+	{
+		if (doc)
+			cJSON_Delete(doc);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("stored fsmml-json model is not a JSON object"),
+				 errhint("The stored model is damaged; train the agent again.")));
+	}
+	return fsxgb_json_own(doc, owner);
+}
+
+FsAgentData *
+fsmml_agent_data(FsAgentTrainCtx *ctx, cJSON *params, List *features, int horizon, int min_rows)
+{
+	FsAgentData *d = palloc0(sizeof(FsAgentData));
+	int64		lb_bars = 0,
+				lb_us = 0,
+				from = 0,
+				nho,
+				w = 0;
+	double		test_size = fsmml_param_num(params, "test_size", 0, 0.9, true,
+											"a number in (0, 0.9)", "0.2");
+	FsmmlDataset *ds;
+	char	   *instance = fsmml_instance_name(ctx->agent, ctx->symbol, ctx->timeframe);
+
+	fsmml_parse_lookback(params, ctx->timeframe, &lb_bars, &lb_us);
+	d->bars = fsmml_read_bars(ctx->symbol, ctx->timeframe, DT_NOBEGIN, DT_NOEND, ctx->cxt);
+	if (d->bars->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no bars for %s %s in trading.historicaldata", ctx->symbol, ctx->timeframe),
+				 errhint("Load bars for the symbol and timeframe first; symbols are case-sensitive.")));
+	if (lb_bars > 0)
+		from = Max(d->bars->n - lb_bars, 0);
+	else if (lb_us > 0)
+	{
+		int64		cut = d->bars->bars[d->bars->n - 1].ts - lb_us;
+
+		while (from < d->bars->n && d->bars->bars[from].ts < cut)
+			from++;
+	}
+	features = fsmml_resolve_features(ctx->timeframe, features);
+	if (cJSON_GetObjectItemCaseSensitive(params, "features") == NULL ||
+		cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(params, "features")))
+	{
+		features = fsmml_prune_null_features(ctx->symbol, ctx->timeframe, d->bars, from,
+											 features, horizon);
+		if (features == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("every default feature of %s is NULL on most of the window", instance),
+					 errhint("Load more bars (higher-timeframe features need long warm-ups), or name features in params.features.")));
+	}
+	d->features = features;
+	ds = fsmml_dataset_build(ctx->symbol, ctx->timeframe, d->bars, from, d->bars->n, features,
+							 horizon, true, ctx->cxt);
+	d->ds = ds;
+	if (ds->nrows < min_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too few rows to train %s: " INT64_FORMAT " usable rows, %d needed",
+						instance, ds->nrows, min_rows),
+				 errdetail(INT64_FORMAT " rows dropped for a NULL feature, " INT64_FORMAT " without a label yet.",
+						   ds->dropped_null, ds->dropped_unlabeled),
+				 errhint("Load more bars, widen params.lookback (\"all\"), or choose features with shorter look-backs in params.features.")));
+	/* Bar index of every row (rows ascend, so one merge). */
+	d->bar_index = palloc(sizeof(int64) * ds->nrows);
+	for (int64 i = 0, b = from; i < ds->nrows; i++)
+	{
+		while (d->bars->bars[b].ts < ds->ts[i])
+			b++;
+		d->bar_index[i] = b;
+		w = b;
+	}
+	(void) w;
+	nho = (int64) floor(ds->nrows * test_size);
+	nho = Max(nho, 1);
+	d->holdout_start = ds->nrows - nho;
+	/* Purge H rows before the hold-out: their labels look into it. */
+	d->dev_end = Max(d->holdout_start - horizon, 0);
+	if (d->dev_end < min_rows / 2 || nho < 10)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too few rows to train %s: " INT64_FORMAT " development and " INT64_FORMAT " hold-out rows",
+						instance, d->dev_end, nho),
+				 errhint("Load more bars, or change params.test_size.")));
+	return d;
+}
+
+/* A number at a dotted path of a JSON document, NaN when absent. */
+static double
+json_path_num(cJSON *doc, const char *path)
+{
+	char	   *copy = pstrdup(path);
+	char	   *tok;
+	char	   *save = NULL;
+	cJSON	   *o = doc;
+
+	for (tok = strtok_r(copy, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save))
+		o = cJSON_GetObjectItemCaseSensitive(o, tok);
+	return cJSON_IsNumber(o) ? o->valuedouble : NAN;
+}
+
+FsmmlTrainResult
+fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av)
+{
+	FsmmlTrainResult res;
+	FsmmlVersionRow row;
+	int64		champion;
+
+	fsmml_registry_lock_instance(ctx->agent, ctx->symbol, ctx->timeframe);
+	champion = fsmml_registry_champion(ctx->agent, ctx->symbol, ctx->timeframe);
+	row = fsmml_registry_insert(&av->v);
+	res.version_id = row.id;
+	res.version = row.version;
+	res.status = row.status;
+	if (champion != 0 && av->auto_promote)
+	{
+		Oid			types[2] = {TEXTOID, INT8OID};
+		Datum		values[2];
+		cJSON	   *cm;
+		double		theirs;
+		bool		better;
+		char	   *reason;
+		char	   *champion_metrics;
+
+		values[0] = CStringGetTextDatum(ctx->symbol);
+		values[1] = Int64GetDatum(champion);
+		if (SPI_execute_with_args("SELECT metrics::text FROM trading.agentversions "
+								  "WHERE symbol = $1 AND id = $2", 2, types, values, NULL,
+								  false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading champion " INT64_FORMAT " failed", champion);
+		champion_metrics = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		cm = fsxgb_json_parse_owned(champion_metrics, ctx->cxt);
+		theirs = json_path_num(cm, av->score_name);
+		if (isnan(av->score))
+		{
+			better = true;
+			reason = psprintf("%s has no promotion metric: the latest version is promoted",
+							  ctx->agent);
+		}
+		else
+		{
+			better = isnan(theirs) ||
+				(av->higher_better ? av->score > theirs : av->score < theirs);
+			reason = psprintf("%s %.6g vs %.6g (%s is better; %s)", av->score_name, av->score,
+							  theirs, av->higher_better ? "higher" : "lower",
+							  better ? "better" : "not better");
+		}
+		if (better)
+		{
+			fsmml_registry_promote(ctx->symbol, row.id, "promoted", reason, av->v.metrics,
+								   champion_metrics);
+			res.status = "champion";
+		}
+		else
+			fsmml_registry_log_decision(ctx->symbol, ctx->timeframe, ctx->agent, row.id, champion,
+										"kept", reason, av->v.metrics, champion_metrics);
+	}
+	res.instance = fsmml_instance_name(ctx->agent, ctx->symbol, ctx->timeframe);
+	res.metrics = pstrdup(av->v.metrics);
+	return res;
+}
