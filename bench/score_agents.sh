@@ -49,7 +49,7 @@ run() {   # label
     pid=$(psql_q -At -c "SELECT pg_backend_pid()")    # a fresh backend per call below
     out=$(psql -X -v ON_ERROR_STOP=1 -At 2>&1 <<SQL
 SELECT pg_backend_pid();
-SET client_min_messages = debug1;
+SET client_min_messages = debug2;
 \\o /dev/null
 SELECT '$from'::timestamptz;
 \\o
