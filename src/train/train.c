@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "bgw.h"
 #include "dataset.h"
 #include "fsmml.h"
 #include "metrics.h"
@@ -456,6 +457,7 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 		fsmml_registry_lock_instance(agent, symbol, timeframe);
 		champion = fsmml_registry_champion(agent, symbol, timeframe);
 		row = fsmml_registry_insert(&v);
+		fsmml_drift_store_reference(symbol, row.id, ds, plan->dev_end);
 
 		res.version_id = row.id;
 		res.version = row.version;
