@@ -178,7 +178,7 @@ AS $$
                         LIMIT coalesce($2, current_setting('fsmml.drift_window', true)::integer, 1440)) t) AS since
         FROM v
     ), live AS (
-        SELECT to_jsonb(f) AS j FROM win, fsmml_features(win.symbol, win.timeframe, win.since) f
+        SELECT to_jsonb(f) AS j FROM win, @extschema@.fsmml_features(win.symbol, win.timeframe, win.since) f
     ), binned AS (
         SELECT r.feature, r.expected, width_bucket((l.j ->> r.feature)::float8, r.edges) AS bin
         FROM win JOIN fsmml.drift_reference r ON r.symbol = win.symbol AND r.version_id = win.id

@@ -11,20 +11,20 @@ bgw_teardown() {
     psql -X -q -c "DROP EXTENSION IF EXISTS fsmml CASCADE" -c "DROP SCHEMA IF EXISTS trading CASCADE" 2>&1 |
         grep -v NOTICE
 }
-# A deterministic 1m random walk: gen_walk SYMBOL BARS SEED VOL [SHIFT_BARS SHIFT_VOL]
-# log-returns N(0, VOL); the last SHIFT_BARS bars have SHIFT_VOL instead.
+# A deterministic 1m random walk: gen_walk SYMBOL BARS SEED VOL [SHIFT_BARS SHIFT_VOL [FIRST]]
+# log-returns N(0, VOL); the last SHIFT_BARS bars have SHIFT_VOL instead; bars start at minute FIRST.
 gen_walk() {
-    local sym=$1 n=$2 seed=$3 vol=$4 sb=${5:-0} sv=${6:-$4}
+    local sym=$1 n=$2 seed=$3 vol=$4 sb=${5:-0} sv=${6:-$4} first=${7:-0}
     psql -X -q -v ON_ERROR_STOP=1 <<SQL
 SET max_parallel_workers_per_gather = 0;
-SELECT setseed($seed);
+SELECT setseed($seed / 100.0);
 CREATE TEMP TABLE w AS
 SELECT i, (CASE WHEN i >= $n - $sb THEN $sv ELSE $vol END)::float8 AS v,
        sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z,
        random() AS u1, random() AS u2, random() AS u3
 FROM generate_series(0, $n - 1) i ORDER BY i;
 INSERT INTO trading.historicaldata (symbol, timeframe, "timestamp", open, high, low, close, volume)
-SELECT '$sym', '1m', timestamptz '2024-01-01 00:00+00' + i * interval '1 minute',
+SELECT '$sym', '1m', timestamptz '2024-01-01 00:00+00' + ($first + i) * interval '1 minute',
        o, greatest(o, c) * (1 + u1 * v), least(o, c) * (1 - u2 * v), c, 100 + 900 * u3
 FROM (SELECT i, v, u1, u2, u3, 100 * exp(coalesce(sum(z * v) OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS o,
              100 * exp(sum(z * v) OVER (ORDER BY i)) AS c FROM w) s;

@@ -49,6 +49,23 @@ typedef struct Job
 	double		auc_floor;
 } Job;
 
+static char *
+getstr(int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+/* fsmml's schema, quoted: the job's calls do not depend on the role's search_path. */
+static const char *
+ext_schema(void)
+{
+	if (SPI_execute("SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					" WHERE e.extname = 'fsmml'", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "fsmml job: extension fsmml not found");
+	return getstr(1);
+}
+
 static void
 begin_xact(void)
 {
@@ -65,12 +82,6 @@ commit_xact(void)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
-}
-
-static char *
-getstr(int col)
-{
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
 }
 
 /* queued -> running; false when the job was cancelled (or taken) meanwhile. */
@@ -177,7 +188,8 @@ retrain_needed(const Job *job, char **why)
 		double		psi;
 		char	   *feature;
 
-		if (SPI_execute_with_args("SELECT feature, psi FROM fsmml_drift($1) ORDER BY psi DESC LIMIT 1",
+		if (SPI_execute_with_args(psprintf("SELECT feature, psi FROM %s.fsmml_drift($1)"
+										   " ORDER BY psi DESC LIMIT 1", ext_schema()),
 								  1, &t, &v, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "fsmml job: drift query failed");
 		if (SPI_processed == 0)
@@ -241,8 +253,8 @@ run_job(const Job *job)
 	values[2] = CStringGetTextDatum(job->timeframe);
 	values[3] = CStringGetTextDatum(job->params);
 	pgstat_report_activity(STATE_RUNNING, "fsmml job: fsmml_train");
-	if (SPI_execute_with_args("SELECT version_id, status FROM"
-							  " fsmml_train($1, $2, $3, $4::jsonb)",
+	if (SPI_execute_with_args(psprintf("SELECT version_id, status FROM"
+									   " %s.fsmml_train($1, $2, $3, $4::jsonb)", ext_schema()),
 							  4, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "fsmml job: fsmml_train returned no row");
 	version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
