@@ -5,7 +5,8 @@
  *
  * One pass per wake-up, every pass in a fresh memory context:
  *   1. reap finished workers; a worker that exited before claiming its job
- *      fails that job (e.g. its role cannot log in any more)
+ *      fails that job (e.g. its role cannot log in any more); then queued
+ *      jobs start (4. below), at once, in the pass's first transaction
  *   2. lost jobs: a 'running' job whose advisory lock is free has no worker
  *      (crash, restart, terminate): failed with the reason, retried with
  *      back-off up to fsmml.job_max_attempts (a new job row, retry_of)
@@ -174,7 +175,7 @@ recover_lost_jobs(void)
 }
 
 /* 3. Due schedules: next_run moves past now, a job is queued unless one is open. */
-static void
+static uint64
 enqueue_due_schedules(void)
 {
 	spi_exec("WITH due AS ("
@@ -192,6 +193,7 @@ enqueue_due_schedules(void)
 			 " FROM due WHERE NOT EXISTS (SELECT 1 FROM fsmml.jobs j WHERE j.schedule_id = due.id"
 			 "                            AND j.status IN ('queued', 'running'))",
 			 0, NULL, NULL, SPI_OK_INSERT);
+	return SPI_processed;
 }
 
 static void
@@ -329,49 +331,68 @@ start_due_jobs(bool *no_slot)
 	return sleep_ms;
 }
 
-/* One pass; returns how long to sleep. */
+static void
+begin_xact(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+commit_xact(void)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/*
+ * One pass; returns how long to sleep.  Jobs already queued (fsmml_retrain_now,
+ * a new schedule's first run) start in the first transaction, before the
+ * housekeeping, so a wake-up at commit reaches a started worker fast.
+ */
 static long
 launcher_pass(void)
 {
 	long		sleep_ms = MAX_SLEEP_MS;
 	FsmmlUserScope scope;
 	bool		no_slot = false;
+	bool		ready;
+	uint64		queued;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	begin_xact();
 	pgstat_report_activity(STATE_RUNNING, "fsmml launcher pass");
-	if (extension_ready())
+	ready = extension_ready();
+	if (ready)
 	{
 		fsmml_owner_enter(&scope);
 		reap_workers();
-		recover_lost_jobs();
-		enqueue_due_schedules();
-		prune_history();
-		fsmml_owner_leave(&scope);
-		/* the jobs queued above must be visible to the workers started below */
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
-
-		StartTransactionCommand();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		fsmml_owner_enter(&scope);
 		sleep_ms = start_due_jobs(&no_slot);
 		fsmml_owner_leave(&scope);
+	}
+	commit_xact();
+
+	if (ready)
+	{
+		begin_xact();
+		fsmml_owner_enter(&scope);
+		recover_lost_jobs();
+		queued = enqueue_due_schedules();
+		prune_history();
+		fsmml_owner_leave(&scope);
+		commit_xact();
+		/* retries and scheduled runs just queued may be due now: another pass */
+		if (queued > 0 && !no_slot)
+			sleep_ms = 0;
 		/* all slots busy: a finishing worker sets the latch */
 		if (no_slot)
 			sleep_ms = MAX_SLEEP_MS;
 	}
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	pgstat_report_stat(true);
+	pgstat_report_stat(false);
 	return sleep_ms;
 }
 

@@ -167,6 +167,21 @@ fsmml_schedule(PG_FUNCTION_ARGS)
 							  9, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting the schedule failed");
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (every)
+	{
+		/* the first run is queued here, committed with the schedule: the launcher starts it on waking */
+		Oid			t = INT8OID;
+		Datum		v = Int64GetDatum(id);
+
+		if (SPI_execute_with_args("WITH s AS (UPDATE fsmml.schedules SET next_run = next_run + every"
+								  "  WHERE id = $1 RETURNING *)"
+								  " INSERT INTO fsmml.jobs (symbol, timeframe, agent, schedule_id, params,"
+								  "  retrain_when, auc_floor, run_as, trigger)"
+								  " SELECT symbol, timeframe, agent, id, params, retrain_when, auc_floor,"
+								  "  run_as, 'schedule' FROM s",
+								  1, &t, &v, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "queueing the schedule's first job failed");
+	}
 	fsmml_owner_leave(&scope);
 	SPI_finish();
 	fsmml_bgw_wake_at_commit();
