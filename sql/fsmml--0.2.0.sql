@@ -813,17 +813,20 @@ WITH champ AS (
                 + (count(*) OVER (PARTITION BY id, prob) - 1) / 2.0 AS r,
            CASE WHEN abs(prob - 0.5) >= thr AND prob <> 0.5 THEN sign(prob - 0.5) ELSE 0 END AS side
     FROM labelled l
+), positioned AS (
+    SELECT r.*, abs(side - coalesce(lag(side) OVER (PARTITION BY id ORDER BY "timestamp"), 0)) AS change
+    FROM ranked r
 ), live AS (
     SELECT id, count(*) AS n, sum(y) AS npos,
            avg(((prob > 0.5)::integer = y)::integer) AS hit_rate,
            avg((prob - y) ^ 2) AS brier,
            (sum(r) FILTER (WHERE y = 1) - sum(y) * (sum(y) + 1) / 2.0)
                / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
-           sum(side * ret) AS gross_pnl,
-           sum(side * ret) - sum(abs(side)) * 2 * max(fee_bps) / 1e4 AS pnl,
-           count(*) FILTER (WHERE side <> 0) AS trades,
+           -- the training backtest's rule: fee_bps per unit of position change
+           sum(side * ret) - sum(change) * max(fee_bps) / 1e4 AS pnl,
+           count(*) FILTER (WHERE change <> 0) AS trades,
            max("timestamp") AS last_labelled
-    FROM ranked GROUP BY id
+    FROM positioned GROUP BY id
 )
 SELECT c.symbol, c.timeframe, c.agent, c.id AS version_id, c.version,
        (c.ho ->> 'auc')::float8 AS train_auc, (c.ho ->> 'brier')::float8 AS train_brier,

@@ -2,6 +2,7 @@
 # fsmml.database ('postgres' in the test cluster, scripts/cluster.sh), so these tests install
 # fsmml there afresh and remove it at the end.
 SCHED_DB=$(psql -X -At -c "SHOW fsmml.database")
+TEST_DB=${PGDATABASE:-}      # the harness's own database for this test (fsmml installed)
 export PGDATABASE=$SCHED_DB
 bgw_setup() {
     psql -X -q -c "DROP EXTENSION IF EXISTS fsmml CASCADE" -c "DROP SCHEMA IF EXISTS trading CASCADE" \

@@ -265,10 +265,16 @@ run_job(const Job *job)
 		Oid			t = INT8OID;
 		Datum		v = Int64GetDatum(version_id);
 
+		/* not read-only: the row was inserted by fsmml_train in this transaction */
 		SPI_execute_with_args("SELECT decision || ': ' || reason FROM fsmml.promotions"
 							  " WHERE challenger_id = $1 ORDER BY id DESC LIMIT 1",
-							  1, &t, &v, NULL, true, 1);
-		decision = SPI_processed ? getstr(1) : psprintf("%s (first version)", status);
+							  1, &t, &v, NULL, false, 1);
+		if (SPI_processed)
+			decision = getstr(1);
+		else if (strcmp(status, "champion") == 0)
+			decision = "champion: the instance's first version";
+		else
+			decision = "challenger: not judged (auto_promote is off)";
 	}
 	if (why)
 		decision = psprintf("%s [retrained: %s]", decision, why);
