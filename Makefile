@@ -17,7 +17,7 @@ OBJS = \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/score.o \
-	src/bgw/scheduler.o src/bgw/launcher.o src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o
+	src/bgw/scheduler.o src/bgw/launcher.o src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

@@ -17,6 +17,7 @@
 #define FSMML_BGW_H
 
 #include "postgres.h"
+#include "utils/jsonb.h"
 
 #define FSMML_LOCK_JOB 4
 
@@ -53,5 +54,9 @@ extern void fsmml_bgw_fail_lost_job(int64 job_id, const char *reason);
 struct FsmmlDataset;
 extern void fsmml_drift_store_reference(const char *symbol, int64 version_id,
 										const struct FsmmlDataset *ds, int64 dev_end);
+
+/* A retrain continuing from the champion's trees (warm_start.c); returns the new version. */
+extern int64 fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timeframe,
+								  Jsonb *params, char **status, MemoryContext cxt);
 
 #endif							/* FSMML_BGW_H */

@@ -86,6 +86,19 @@ check_job(const char *agent, const char *symbol, const char *timeframe, Jsonb *p
 				 errhint("The scheduler retrains DirectionXGB.")));
 	if (params == NULL)
 		params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	{
+		JsonbValue	k;
+		JsonbValue *ws;
+
+		k.type = jbvString;
+		k.val.string.val = "warm_start";
+		k.val.string.len = strlen("warm_start");
+		ws = findJsonbValueFromContainer(&params->root, JB_FOBJECT, &k);
+		if (ws && ws->type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("params.warm_start must be a boolean")));
+	}
 	train_params = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(params),
 													  CStringGetTextDatum("warm_start")));
 	(void) fsmml_train_params(agent, train_params, cxt);

@@ -30,6 +30,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -221,6 +222,21 @@ retrain_needed(const Job *job, char **why)
 	}
 }
 
+/* params.warm_start: true (a boolean; anything else is refused when scheduling). */
+static bool
+warm_start_asked(const char *params)
+{
+	Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(params)));
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = "warm_start";
+	k.val.string.len = strlen("warm_start");
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	return v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
 static void
 run_job(const Job *job)
 {
@@ -253,12 +269,24 @@ run_job(const Job *job)
 	values[2] = CStringGetTextDatum(job->timeframe);
 	values[3] = CStringGetTextDatum(job->params);
 	pgstat_report_activity(STATE_RUNNING, "fsmml job: fsmml_train");
-	if (SPI_execute_with_args(psprintf("SELECT version_id, status FROM"
-									   " %s.fsmml_train($1, $2, $3, $4::jsonb)", ext_schema()),
-							  4, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "fsmml job: fsmml_train returned no row");
-	version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	status = getstr(2);
+	if (warm_start_asked(job->params))
+	{
+		Jsonb	   *params = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
+																DirectFunctionCall1(jsonb_in, CStringGetDatum(job->params)),
+																CStringGetTextDatum("warm_start")));
+
+		version_id = fsmml_bgw_warm_start(job->agent, job->symbol, job->timeframe, params, &status,
+										  CurrentMemoryContext);
+	}
+	else
+	{
+		if (SPI_execute_with_args(psprintf("SELECT version_id, status FROM"
+										   " %s.fsmml_train($1, $2, $3, $4::jsonb)", ext_schema()),
+								  4, types, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "fsmml job: fsmml_train returned no row");
+		version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		status = getstr(2);
+	}
 
 	/* the promotion decision fsmml_train logged, with its reason */
 	{
