@@ -14,6 +14,7 @@ bgw_teardown() {
 }
 # A deterministic 1m random walk: gen_walk SYMBOL BARS SEED VOL [SHIFT_BARS SHIFT_VOL [FIRST]]
 # log-returns N(0, VOL); the last SHIFT_BARS bars have SHIFT_VOL instead; bars start at minute FIRST.
+# GEN_THETA (default 0): MA(1) returns e_t + theta e_{t-1}, a learnable signal (bench/warm_start.sh).
 gen_walk() {
     local sym=$1 n=$2 seed=$3 vol=$4 sb=${5:-0} sv=${6:-$4} first=${7:-0}
     psql -X -q -v ON_ERROR_STOP=1 <<SQL
@@ -24,6 +25,7 @@ SELECT i, (CASE WHEN i >= $n - $sb THEN $sv ELSE $vol END)::float8 AS v,
        sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z,
        random() AS u1, random() AS u2, random() AS u3
 FROM generate_series(0, $n - 1) i ORDER BY i;
+UPDATE w SET z = w.z + ${GEN_THETA:-0} * p.z FROM w p WHERE p.i = w.i - 1 AND ${GEN_THETA:-0} <> 0;
 INSERT INTO trading.historicaldata (symbol, timeframe, "timestamp", open, high, low, close, volume)
 SELECT '$sym', '1m', timestamptz '2024-01-01 00:00+00' + ($first + i) * interval '1 minute',
        o, greatest(o, c) * (1 + u1 * v), least(o, c) * (1 - u2 * v), c, 100 + 900 * u3
