@@ -858,4 +858,6 @@ REVOKE ALL ON FUNCTION fsmml_cancel_job(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_cancel_job(bigint) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_drift(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_drift(bigint, integer) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_scheduler_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_scheduler_status() TO fsmml_reader;
 /* ---------------------------------------------------------------- end h6 */

@@ -90,17 +90,18 @@ static bool
 claim(Job *job, MemoryContext cxt)
 {
 	FsmmlUserScope scope;
-	Oid			t = INT8OID;
-	Datum		v = Int64GetDatum(job->id);
+	Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		v[2] = {Int64GetDatum(job->id), TimestampTzGetDatum(MyStartTimestamp)};
 	bool		claimed;
 
 	begin_xact();
 	fsmml_owner_enter(&scope);
+	/* started_at: when this worker process started (the launcher's part ends there) */
 	if (SPI_execute_with_args("UPDATE fsmml.jobs SET status = 'running', pid = pg_backend_pid(),"
-							  " started_at = clock_timestamp()"
+							  " started_at = $2"
 							  " WHERE id = $1 AND status = 'queued'"
 							  " RETURNING agent, symbol, timeframe, params::text, retrain_when, auc_floor",
-							  1, &t, &v, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+							  2, t, v, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "fsmml job: claim failed");
 	claimed = SPI_processed == 1;
 	if (claimed)

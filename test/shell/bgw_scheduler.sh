@@ -42,10 +42,12 @@ check "each succeeded job made exactly one version, and every version has its jo
 check "no failed scheduled job" [ "$(q "SELECT count(*) FROM fsmml.jobs WHERE status = 'failed'")" = 0 ]
 check "later versions were judged by the promotion rules (at least 4 decisions logged)" \
     [ "$(q "SELECT count(*) >= 4 FROM fsmml.jobs WHERE decision ~ '^(promoted|kept): pnl '")" = t ]
-check "the first version became champion, later ones were judged by the promotion rules" \
+check "each job's decision is its version's promotion decision, with the reason" \
     [ "$(q "SELECT count(*) FROM fsmml.jobs j JOIN fsmml.promotions p ON p.challenger_id = j.version_id
-             WHERE j.decision LIKE p.decision || ': %'")" = "$(q "SELECT count(*) FROM fsmml.jobs
-             WHERE status = 'succeeded' AND decision NOT LIKE '%first version%' AND decision NOT LIKE 'challenger: not judged%'")" ]
+             WHERE j.decision = p.decision || ': ' || p.reason")" = "$(q "SELECT count(*) FROM fsmml.jobs WHERE status = 'succeeded'")" ]
+check "each instance's first job made its champion" \
+    [ "$(q "SELECT string_agg(decision, ',') FROM fsmml.jobs j WHERE id = (SELECT min(id) FROM fsmml.jobs k
+             WHERE k.symbol = j.symbol AND k.status = 'succeeded')")" = "promoted: first version of the instance,promoted: first version of the instance" ]
 check "one champion per instance" [ "$(q "SELECT count(*) FROM trading.agentversions WHERE status = 'champion'")" = 2 ]
 check "jobs ran as the role that scheduled them (promotions decided_by = session_user)" \
     [ "$(q "SELECT count(*) FROM fsmml.promotions WHERE decided_by <> 'bgw_trainer'")" = 0 ]
