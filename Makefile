@@ -6,17 +6,19 @@ MODULE_big = fsmml
 # One directory per subsystem (README, "Layout"); kernel/ is pure C without PostgreSQL headers.
 OBJS = \
 	src/fsmml.o src/privilege.o src/locks.o \
-	src/kernel/features_kernel.o src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
+	src/kernel/features_kernel.o src/kernel/features_check.o src/kernel/features_catalog.o \
+	src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o src/kernel/exec_rules.o \
 	src/kernel/model_validate.o \
 	src/xgb/xgb_errors.o src/xgb/xgb_signals.o src/xgb/xgb_json.o src/xgb/xgb_matrix.o \
 	src/xgb/xgb_booster.o src/xgb/xgb_params.o src/xgb/xgb_predict.o src/xgb/xgb_validate.o \
 	src/xgb/xgb_limits.o src/xgb/xgb_sql.o \
-	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features.o \
+	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features_sql.o src/data/features_build.o \
 	src/data/resample.o src/data/dataset.o \
 	src/train/train.o src/train/train_params.o src/train/progress.o \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
-	src/serve/score.o \
+	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
+	src/serve/pred_write.o src/serve/score.o \
 	src/bgw/scheduler.o src/bgw/launcher.o src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 

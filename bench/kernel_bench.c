@@ -1,7 +1,7 @@
 /*
  * kernel_bench.c — throughput of the feature kernel on one core.
  *
- *   cc -O2 -I src/kernel src/kernel/features_kernel.c bench/kernel_bench.c -lm -o kernel_bench
+ *   cc -O2 -I src/kernel src/kernel/features_kernel.c src/kernel/features_check.c src/kernel/features_catalog.c bench/kernel_bench.c -lm -o kernel_bench
  *   ./kernel_bench [NBARS]
  *
  * Generates NBARS (default 1,000,000) synthetic 1m bars in memory with a

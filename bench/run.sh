@@ -22,7 +22,9 @@
 # Environment: FSMML_BENCH_DIR (cluster dir), FSMML_BENCH_BARS (default
 # 1000000), FSMML_BENCH_CSV (cached CSV), FSMML_BENCH_REPS (repetitions of
 # A2, A3 and B4, baseline included; default 3), FSMML_BENCH_SKIP_BUILD=1 (use
-# what is installed), FSMML_BENCH_EXPLAIN=1 (EXPLAIN ANALYZE of the A3 copy).
+# what is installed), FSMML_BENCH_EXPLAIN=1 (EXPLAIN ANALYZE of the A3 copy),
+# FSMML_BENCH_PARTS (the parts to run, e.g. "A3 B5"; default all: A1 A2 A3 B4 B5;
+# the baseline runs only with A2 or B4).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -41,6 +43,8 @@ T_START=$(date +%s)
 SUMMARY=()
 CRASHED=0
 CLUSTER_UP=0
+PARTS=" ${FSMML_BENCH_PARTS:-A1 A2 A3 B4 B5} "
+want() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
 # The cluster is stopped on exit, and its directory removed unless something failed
 # (then its server.log is worth a look).
 cleanup() {
@@ -115,8 +119,10 @@ fi
 echo
 echo "== A1 feature kernel, one core (bench/kernel_bench.c, best of 5)"
 loadavg
-if [ -f bench/kernel_bench.c ]; then
-    if cc -O2 -I src/kernel src/kernel/features_kernel.c bench/kernel_bench.c -lm -o /tmp/kernel_bench 2>"$WORK/kcc.err" &&
+if ! want A1; then
+    skip kernel_bars_per_sec "not in FSMML_BENCH_PARTS"
+elif [ -f bench/kernel_bench.c ]; then
+    if cc -O2 -I src/kernel src/kernel/features_kernel.c src/kernel/features_check.c src/kernel/features_catalog.c bench/kernel_bench.c -lm -o /tmp/kernel_bench 2>"$WORK/kcc.err" &&
         /tmp/kernel_bench "$BARS" >"$WORK/kernel.out" 2>/dev/null; then
         kbps=$(awk '$1 == "kernel_bars_per_sec" { print $2 }' "$WORK/kernel.out")
         fig kernel_bars_per_sec "$kbps" bars/s
@@ -199,14 +205,15 @@ run_baseline() {
     B_auc=$(printf '%s' "$bm" | "$PY" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["auc"])')
     fig baseline_holdout_auc "$B_auc"
 }
-run_baseline 1 || crash "baseline_python.py (run 1)"
+if want A2 || want B4; then run_baseline 1 || crash "baseline_python.py (run 1)"; fi
 
 # ---- A2 features in memory -----------------------------------------------
 echo
 echo "== A2 SELECT count(*) FROM fsmml_features('$SYMBOL', '$TF') ($REPS runs)"
 loadavg
 A2_t=() A2_c=()
-for i in $(seq "$REPS"); do
+want A2 || skip features_inmem "not in FSMML_BENCH_PARTS"
+for i in $(want A2 && seq "$REPS"); do
     if timed_sql "" "SELECT count(*) FROM fsmml_features('$SYMBOL', '$TF')"; then
         A2_t+=("$T_S") A2_c+=("$T_CPU"); log "run $i: $T_S s (backend CPU $T_CPU s), $T_OUT rows"
     else crash "A2 fsmml_features"; break; fi
@@ -223,7 +230,8 @@ echo "== A3 fsmml_build_features on an empty trading.features vs INSERT INTO ben
 loadavg
 psql_q -c "CREATE TABLE bench_copy (LIKE trading.features INCLUDING ALL)" >/dev/null || crash "A3 CREATE bench_copy"
 A3_b=() A3_c=() A3_bc=() A3_cc=()
-for i in $(seq "$REPS"); do
+want A3 || skip build_features "not in FSMML_BENCH_PARTS"
+for i in $(want A3 && seq "$REPS"); do
     if timed_sql "TRUNCATE trading.features; DELETE FROM fsmml.feature_state; CHECKPOINT;" \
         "SELECT fsmml_build_features('$SYMBOL', '$TF')"; then
         A3_b+=("$T_S") A3_bc+=("$T_CPU"); log "build $i: $T_S s (backend CPU $T_CPU s), $T_OUT rows written"
@@ -252,7 +260,9 @@ fi
 echo
 echo "== B4 fsmml_train DirectionXGB, 1 fold, 200 rounds, the baseline's 41 features and XGBoost parameters ($REPS runs, alternated with the baseline)"
 B4_t=() B4_c=()
-if [ "$(psql_q -At -c "SELECT to_regproc('fsmml_train') IS NOT NULL")" != t ]; then
+if ! want B4; then
+    skip "fsmml_train" "not in FSMML_BENCH_PARTS"
+elif [ "$(psql_q -At -c "SELECT to_regproc('fsmml_train') IS NOT NULL")" != t ]; then
     skip "fsmml_train" "not installed yet"
 else
     # The baseline's features() columns, in its order: 35 + m15_* and h1_* = 41.
@@ -300,7 +310,9 @@ fi
 echo
 echo "== B5 fsmml_score (bench/score_bench.sh)"
 loadavg
-if [ ! -f bench/score_bench.sh ]; then
+if ! want B5; then
+    skip score_rows_per_sec "not in FSMML_BENCH_PARTS"
+elif [ ! -f bench/score_bench.sh ]; then
     skip score_rows_per_sec "bench/score_bench.sh not present"
 elif [ "$(psql_q -At -c "SELECT to_regproc('fsmml_score') IS NOT NULL")" != t ]; then
     skip score_rows_per_sec "fsmml_score not installed yet"

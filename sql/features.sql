@@ -244,11 +244,11 @@ UPDATE trading.historicaldata SET open = 10, high = 8 WHERE symbol = 'BAD' AND "
 SELECT fsmml_build_features('BAD', '1m');
 UPDATE trading.historicaldata SET high = 11, volume = -3 WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01+00';
 SELECT fsmml_build_features('BAD', '1m');
-UPDATE trading.historicaldata SET volume = 1, "timestamp" = '2024-01-01 00:01:30+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01+00';
+UPDATE trading.historicaldata SET volume = 1, "timestamp" = '2024-01-01 00:00:20+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01+00';
 SELECT fsmml_build_features('BAD', '1m');
 SELECT fsmml_resample('BAD', '1m', '5m');
 -- Duplicate bars (a bars table without its primary key).
-UPDATE trading.historicaldata SET "timestamp" = '2024-01-01 00:01+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:01:30+00';
+UPDATE trading.historicaldata SET "timestamp" = '2024-01-01 00:01+00' WHERE symbol = 'BAD' AND "timestamp" = '2024-01-01 00:00:20+00';
 ALTER TABLE trading.historicaldata DROP CONSTRAINT historicaldata_pkey;
 INSERT INTO trading.historicaldata VALUES ('BAD', '1m', '2024-01-01 00:01+00', 10, 11, 9, 10, 1);
 SELECT fsmml_build_features('BAD', '1m');

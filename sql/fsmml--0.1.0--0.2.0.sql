@@ -271,3 +271,12 @@ GRANT EXECUTE ON FUNCTION fsmml_drift(bigint, integer) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_scheduler_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_scheduler_status() TO fsmml_reader;
 /* ---------------------------------------------------------------- end h6 */
+
+/* ---- h3: default look-back in bars per timeframe ------------------------------------------------
+ * DirectionXGB's default look-back becomes "auto" (a number of bars per timeframe, README
+ * "Training"); 180 days left 180 rows on a 1d series.  Only the shipped value is replaced: a
+ * default a user changed is kept. */
+UPDATE trading.agents
+   SET default_params = jsonb_set(default_params, '{lookback}', '"auto"')
+ WHERE name = 'DirectionXGB' AND default_params->'lookback' = '"180 days"';
+/* ---- end h3 ---- */

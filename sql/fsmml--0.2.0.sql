@@ -166,10 +166,11 @@ CREATE TABLE trading.agents (
 COMMENT ON TABLE trading.agents IS
     'Agent catalogue (a small reference table, the only one not keyed by symbol)';
 
+-- h3: DirectionXGB's lookback "auto" = a number of bars per timeframe (README, Training).
 INSERT INTO trading.agents (name, kind, description, default_params) VALUES
  ('DirectionXGB', 'direction',
   'XGBoost classifier of the next-H-bar direction; payload {"prob_up": p}',
-  '{"horizon": 1, "lookback": "180 days", "folds": 5, "test_size": 0.2,
+  '{"horizon": 1, "lookback": "auto", "folds": 5, "test_size": 0.2,
     "early_stopping_rounds": 20, "rounds": 200, "fee_bps": 5, "threshold": 0,
     "auto_promote": true,
     "xgb": {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6,

@@ -101,7 +101,7 @@ check_job(const char *agent, const char *symbol, const char *timeframe, Jsonb *p
 	}
 	train_params = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(params),
 													  CStringGetTextDatum("warm_start")));
-	(void) fsmml_train_params(agent, train_params, cxt);
+	(void) fsmml_train_params(agent, timeframe, train_params, cxt);
 	return JsonbToCString(NULL, &params->root, VARSIZE(params));
 }
 

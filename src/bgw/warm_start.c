@@ -116,7 +116,7 @@ int64
 fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timeframe,
 					 Jsonb *params, char **status, MemoryContext cxt)
 {
-	TrainParams *p = fsmml_train_params(agent, params, cxt);
+	TrainParams *p = fsmml_train_params(agent, timeframe, params, cxt);
 	Champion	champ = read_champion(agent, symbol, timeframe, cxt);
 	FsmmlBars  *bars;
 	FsmmlDataset *ds;

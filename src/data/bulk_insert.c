@@ -1,23 +1,39 @@
 /*
- * bulk_insert.c — rows straight into a table's heap and indexes.
+ * bulk_insert.c — rows straight into a table's heap and indexes, as COPY
+ * writes them.
  *
  * An INSERT ... SELECT FROM unnest(arrays) through SPI costs more per row
  * than writing the row (array deconstruction, a function scan that
- * materialises, the planner); COPY avoids all that and so does this: one
- * ResultRelInfo, a BulkInsertState, rows checked against the table's
- * constraints and buffered, a batch written with one heap multi-insert (fewer
- * page locks and WAL records than a row at a time), then each row's index
- * entries.  Tables with triggers or rules are left to the executor
- * (fsmml_bulk_insert_possible says no).
+ * materialises, the planner); COPY avoids all that and so does this.  What
+ * INSERT would do to a row is done here the way copyfrom.c does it: a range
+ * table entry for the target with INSERT permission on the columns given
+ * (checked by ExecCheckRTPerms, and read back by ExecConstraints when it
+ * describes a failing row), the target's column defaults for the columns
+ * not given, stored generated columns, NOT NULL / CHECK (and, for a
+ * partition written directly, partition) constraints, then a batch written
+ * with one heap multi-insert and each row's index entries (unique,
+ * exclusion, expression and partial indexes alike).  Shapes only the
+ * executor honours are left to it: fsmml_bulk_insert_possible says no.
+ *
+ * Rows inserted through a partitioned table (root) are routed by the
+ * caller; defaults then come from root, as INSERT INTO root takes them,
+ * and the row is converted to the partition's layout when it differs.
  */
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "bulk_insert.h"
@@ -27,55 +43,183 @@
 
 struct FsmmlBulkInsert
 {
-	Relation	rel;
+	Relation	rel;			/* where rows go */
+	Relation	root;			/* what they are inserted through (rel itself or its root) */
 	EState	   *estate;
-	ResultRelInfo *rri;
+	ResultRelInfo *rri;			/* rel's */
 	TupleTableSlot *slots[BULK_BATCH];
 	int			nbuffered;
+	int			batch;			/* rows per multi-insert: 1 with volatile defaults */
 	BulkInsertState bistate;
 	CommandId	cid;
 	bool		has_constraints;
+	bool		has_generated;
+	bool		partition_check;	/* rel is a partition written directly */
+	bool		plain;			/* a formed tuple goes in as it is */
+	TupleConversionMap *map;	/* root -> rel layout, NULL when the same */
+	TupleTableSlot *rootslot;	/* a row in root's layout, when map */
+	int			nnotgiven;
+	int		   *notgiven;		/* 0-based attributes of root not given (not generated) */
+	int			ndefaults;
+	int		   *defmap;			/* 0-based attribute of each default */
+	ExprState **defexprs;
+	Datum	   *values;			/* a deformed tuple, root's natts */
+	bool	   *nulls;
 	uint64		rows;
 };
 
-bool
-fsmml_bulk_insert_possible(Oid relid)
+/* Table-level properties that only the executor's INSERT honours. */
+static bool
+plain_target(Relation rel, char relkind)
 {
+	return rel->rd_rel->relkind == relkind && rel->trigdesc == NULL &&
+		!rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity;
+}
+
+bool
+fsmml_bulk_insert_possible(Oid relid, Oid root, const Bitmapset *given)
+{
+	Relation	rootrel = OidIsValid(root) ? table_open(root, AccessShareLock) : NULL;
 	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	target = rootrel ? rootrel : rel;
+	TupleDesc	desc = RelationGetDescr(target);
 	bool		ok;
 
-	ok = rel->rd_rel->relkind == RELKIND_RELATION &&
-		rel->trigdesc == NULL && !rel->rd_rel->relhasrules;
+	ok = plain_target(rel, RELKIND_RELATION) &&
+		(rootrel == NULL || plain_target(rootrel, RELKIND_PARTITIONED_TABLE));
+	for (int a = 0; ok && a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (att->attisdropped)
+			continue;
+		if (bms_is_member(a + 1, given))
+		{
+			/* INSERT refuses a value for it: let it say so. */
+			if (att->attgenerated)
+				ok = false;
+		}
+		else if (!att->attgenerated && get_typtype(att->atttypid) == TYPTYPE_DOMAIN &&
+				 build_column_default(target, a + 1) == NULL)
+		{
+			/* INSERT checks the domain's constraints on the NULL; COPY does not. */
+			ok = false;
+		}
+	}
 	table_close(rel, AccessShareLock);
+	if (rootrel)
+		table_close(rootrel, AccessShareLock);
 	return ok;
 }
 
+/* The range table of the insert: target, INSERT on the given columns, checked. */
+static List *
+insert_range_table(Relation target, const Bitmapset *given)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	int			x = -1;
+	List	   *rtable;
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(target);
+	rte->relkind = target->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = ACL_INSERT;
+	while ((x = bms_next_member(given, x)) >= 0)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   x - FirstLowInvalidHeapAttributeNumber);
+	rtable = list_make1(rte);
+	ExecCheckRTPerms(rtable, true);
+	return rtable;
+}
+
+/* Defaults of root's columns not given, as copyfrom.c prepares them. */
+static void
+prepare_defaults(FsmmlBulkInsert *b, const Bitmapset *given)
+{
+	TupleDesc	desc = RelationGetDescr(b->root);
+
+	b->notgiven = palloc(sizeof(int) * desc->natts);
+	b->defmap = palloc(sizeof(int) * desc->natts);
+	b->defexprs = palloc(sizeof(ExprState *) * desc->natts);
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		Expr	   *defexpr;
+
+		if (att->attisdropped || att->attgenerated || bms_is_member(a + 1, given))
+			continue;
+		b->notgiven[b->nnotgiven++] = a;
+		defexpr = (Expr *) build_column_default(b->root, a + 1);
+		if (defexpr == NULL)
+			continue;
+		defexpr = expression_planner(defexpr);
+		b->defexprs[b->ndefaults] = ExecInitExpr(defexpr, NULL);
+		b->defmap[b->ndefaults++] = a;
+		/* A volatile default may read the table: rows go in one at a time, as COPY does. */
+		if (contain_volatile_functions_not_nextval((Node *) defexpr))
+			b->batch = 1;
+	}
+}
+
 FsmmlBulkInsert *
-fsmml_bulk_insert_begin(Oid relid)
+fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 {
 	FsmmlBulkInsert *b = palloc0(sizeof(FsmmlBulkInsert));
+	ResultRelInfo *rootrri;
+	TupleDesc	rootdesc;
 
+	/* The root is locked before its partition, as INSERT does. */
+	b->root = OidIsValid(root) ? table_open(root, RowExclusiveLock) : NULL;
 	b->rel = table_open(relid, RowExclusiveLock);
-	if (!(b->rel->rd_rel->relkind == RELKIND_RELATION &&
-		  b->rel->trigdesc == NULL && !b->rel->rd_rel->relhasrules))
+	if (b->root == NULL)
+		b->root = b->rel;
+	if (!plain_target(b->rel, RELKIND_RELATION) ||
+		(b->root != b->rel && !plain_target(b->root, RELKIND_PARTITIONED_TABLE)))
 		elog(ERROR, "relation \"%s\" cannot take bulk inserts",
 			 RelationGetRelationName(b->rel));
+	rootdesc = RelationGetDescr(b->root);
+
 	b->estate = CreateExecutorState();
-	b->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(b->rri, b->rel, 1, NULL, 0);
+	ExecInitRangeTable(b->estate, insert_range_table(b->root, given));
+	rootrri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(b->estate, rootrri, 1);
+	if (b->root != b->rel)
+	{
+		b->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(b->rri, b->rel, 0, rootrri, 0);
+		b->map = convert_tuples_by_name(rootdesc, RelationGetDescr(b->rel));
+		b->rri->ri_RootToPartitionMap = b->map;
+		if (b->map)
+			b->rootslot = MakeSingleTupleTableSlot(rootdesc, &TTSOpsVirtual);
+	}
+	else
+	{
+		b->rri = rootrri;
+		b->partition_check = b->rel->rd_rel->relispartition;
+	}
+	CheckValidResultRel(b->rri, CMD_INSERT);
 	ExecOpenIndices(b->rri, false);
+
+	b->batch = BULK_BATCH;
+	prepare_defaults(b, given);
 	for (int i = 0; i < BULK_BATCH; i++)
 		b->slots[i] = table_slot_create(b->rel, NULL);
 	b->bistate = GetBulkInsertState();
 	b->cid = GetCurrentCommandId(true);
 	b->has_constraints = RelationGetDescr(b->rel)->constr != NULL;
+	b->has_generated = b->has_constraints &&
+		RelationGetDescr(b->rel)->constr->has_generated_stored;
+	b->plain = b->ndefaults == 0 && !b->has_generated && b->map == NULL;
+	b->values = palloc(sizeof(Datum) * rootdesc->natts);
+	b->nulls = palloc(sizeof(bool) * rootdesc->natts);
 	return b;
 }
 
 TupleDesc
 fsmml_bulk_insert_tupdesc(FsmmlBulkInsert *b)
 {
-	return RelationGetDescr(b->rel);
+	return RelationGetDescr(b->root);
 }
 
 /* Writes the buffered rows: one heap multi-insert, then their index entries. */
@@ -96,14 +240,18 @@ flush(FsmmlBulkInsert *b)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* Checks the row in slot and buffers it; a full buffer is written. */
+/* Generated columns and constraints of the row in slot, then buffers it. */
 static void
 buffer_row(FsmmlBulkInsert *b, TupleTableSlot *slot)
 {
+	if (b->has_generated)
+		ExecComputeStoredGenerated(b->rri, b->estate, slot, CMD_INSERT);
 	if (b->has_constraints)
 		ExecConstraints(b->rri, slot, b->estate);
+	if (b->partition_check)
+		ExecPartitionCheck(b->rri, slot, b->estate, true);
 	b->rows++;
-	if (++b->nbuffered == BULK_BATCH)
+	if (++b->nbuffered >= b->batch)
 		flush(b);
 }
 
@@ -111,12 +259,27 @@ void
 fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 {
 	TupleTableSlot *slot = b->slots[b->nbuffered];
-	int			natts = slot->tts_tupleDescriptor->natts;
+	TupleTableSlot *src = b->map ? b->rootslot : slot;
+	int			natts = src->tts_tupleDescriptor->natts;
 
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
-	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
-	ExecStoreVirtualTuple(slot);
+	ExecClearTuple(src);
+	memcpy(src->tts_values, values, sizeof(Datum) * natts);
+	memcpy(src->tts_isnull, nulls, sizeof(bool) * natts);
+	for (int i = 0; i < b->nnotgiven; i++)
+		src->tts_isnull[b->notgiven[i]] = true;
+	if (b->ndefaults > 0)
+	{
+		ExprContext *econtext = GetPerTupleExprContext(b->estate);
+		MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(b->estate));
+
+		for (int i = 0; i < b->ndefaults; i++)
+			src->tts_values[b->defmap[i]] = ExecEvalExpr(b->defexprs[i], econtext,
+														 &src->tts_isnull[b->defmap[i]]);
+		MemoryContextSwitchTo(old);
+	}
+	ExecStoreVirtualTuple(src);
+	if (b->map)
+		slot = execute_attr_map_slot(b->map->attrMap, src, slot);
 	/* The row's by-reference values belong to the caller: copy them now. */
 	ExecMaterializeSlot(slot);
 	buffer_row(b, slot);
@@ -127,6 +290,12 @@ fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
 {
 	TupleTableSlot *slot = b->slots[b->nbuffered];
 
+	if (!b->plain)
+	{
+		heap_deform_tuple(tuple, RelationGetDescr(b->root), b->values, b->nulls);
+		fsmml_bulk_insert_row(b, b->values, b->nulls);
+		return;
+	}
 	ExecClearTuple(slot);
 	ExecForceStoreHeapTuple(tuple, slot, false);
 	ExecMaterializeSlot(slot);
@@ -141,9 +310,16 @@ fsmml_bulk_insert_end(FsmmlBulkInsert *b)
 	table_finish_bulk_insert(b->rel, 0);
 	for (int i = 0; i < BULK_BATCH; i++)
 		ExecDropSingleTupleTableSlot(b->slots[i]);
-	ExecCloseIndices(b->rri);
+	if (b->rootslot)
+		ExecDropSingleTupleTableSlot(b->rootslot);
+	if (b->root != b->rel)
+		ExecCloseIndices(b->rri);
+	ExecCloseResultRelations(b->estate);
+	ExecCloseRangeTableRelations(b->estate);
 	FreeExecutorState(b->estate);
 	table_close(b->rel, NoLock);
+	if (b->root != b->rel)
+		table_close(b->root, NoLock);
 	CommandCounterIncrement();
 	pfree(b);
 }

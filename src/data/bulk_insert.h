@@ -1,5 +1,5 @@
 /*
- * bulk_insert.h — appending many rows to a plain table the way COPY does.
+ * bulk_insert.h — appending many rows to a table the way COPY does.
  */
 #ifndef FSMML_BULK_INSERT_H
 #define FSMML_BULK_INSERT_H
@@ -7,23 +7,41 @@
 #include "postgres.h"
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "nodes/bitmapset.h"
 
 typedef struct FsmmlBulkInsert FsmmlBulkInsert;
 
 /*
- * True when rows can go straight into the heap and its indexes: a plain
- * table without triggers or rules (those need the executor's INSERT).
+ * True when rows can go straight into relid's heap and indexes and come out
+ * exactly as INSERT INTO root (given columns) would make them; false when
+ * only the executor's INSERT can honour the table's shape (triggers, rules,
+ * row-level security, a foreign or partitioned table, a column left out
+ * whose type is a domain without a default).  root is the partitioned
+ * table the rows are inserted through (relid being one of its partitions,
+ * routed by the caller), or InvalidOid.  given: the attribute numbers, in
+ * root's numbering, of the columns the caller supplies; the others get
+ * their defaults.
  */
-extern bool fsmml_bulk_insert_possible(Oid relid);
+extern bool fsmml_bulk_insert_possible(Oid relid, Oid root, const Bitmapset *given);
 
-/* Opens relid for appending (RowExclusiveLock), checks, indexes and all. */
-extern FsmmlBulkInsert *fsmml_bulk_insert_begin(Oid relid);
+/*
+ * Opens relid for appending (RowExclusiveLock): checks INSERT privilege on
+ * root (or relid) for the given columns as the executor does, prepares
+ * defaults, generated columns, constraints and indexes.
+ */
+extern FsmmlBulkInsert *fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given);
+
+/* The descriptor rows are passed in: root's (or relid's). */
 extern TupleDesc fsmml_bulk_insert_tupdesc(FsmmlBulkInsert *b);
 
-/* One row: CHECK / NOT NULL constraints, heap, every index (a duplicate key is an ERROR). */
+/*
+ * One row in that descriptor (columns not given are ignored): defaults,
+ * stored generated columns, NOT NULL / CHECK constraints, then heap and
+ * every index (a duplicate key is an ERROR).
+ */
 extern void fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls);
 
-/* The same for a row already formed for this table (copied). */
+/* The same for a row already formed in that descriptor (copied). */
 extern void fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple);
 
 /* Closes everything and makes the rows visible to the following commands. */

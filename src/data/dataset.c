@@ -125,43 +125,111 @@ fsmml_resolve_features(const char *timeframe, List *requested)
 	return out;
 }
 
-/* Bars of this timeframe before a kernel feature's first value. */
-static int64
-feature_warmup_bars(int idx, int64 step)
+/*
+ * NULL share of user columns over the window's bars: a bar without a row in
+ * trading.features counts as NULL too.  nulls[j] is set for user columns only.
+ */
+static void
+count_user_nulls(const char *symbol, const char *timeframe, List *features,
+				 const int *kidx, int64 ts_from, int64 ts_to, int64 nrows, int64 *nulls)
 {
-	int64		lb = fs_feature_catalog[idx].lookback;
+	StringInfoData sql;
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	int			nfeat = list_length(features);
+	int			col = 0;
 
-	/* Multi-timeframe look-backs are counted in 1m bars. */
-	if (feature_htf_step(fs_feature_catalog[idx].name) > 0)
-		return (lb * FS_USEC_PER_MIN + step - 1) / step;
-	return lb;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT 0");
+	for (int j = 0; j < nfeat; j++)
+		if (kidx[j] < 0)
+			appendStringInfo(&sql, ", count(%s)", quote_identifier(list_nth(features, j)));
+	appendStringInfoString(&sql, " FROM trading.features WHERE symbol = $1 AND timeframe = $2 "
+						   "AND \"timestamp\" >= $3 AND \"timestamp\" <= $4");
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(ts_from));
+	values[3] = TimestampTzGetDatum(fsmml_unix_to_ts(ts_to));
+	if (SPI_execute_with_args(sql.data, 4, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "counting user feature values failed");
+	for (int j = 0; j < nfeat; j++)
+		if (kidx[j] < 0)
+		{
+			bool		isnull;
+			int64		cnt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, col + 2, &isnull));
+
+			nulls[j] = Max(nrows - cnt, 0);
+			col++;
+		}
 }
 
 List *
-fsmml_prune_warmup_features(List *features, const char *timeframe, int64 row_from, int64 nbars)
+fsmml_prune_null_features(const char *symbol, const char *timeframe, const FsmmlBars *bars,
+						  int64 row_from, List *features, int horizon)
 {
-	int64		step = fsmml_timeframe_usec(timeframe);
+	int			nfeat = list_length(features);
+	int64		row_to = bars->n - horizon;	/* rows with a label */
+	int64		nrows = row_to - row_from;
+	int		   *kidx = palloc(sizeof(int) * nfeat);
+	int64	   *nulls = palloc0(sizeof(int64) * nfeat);
+	bool		has_user = false;
 	List	   *kept = NIL;
 	StringInfoData dropped;
-	ListCell   *lc;
+	FsState    *st;
+	double	   *out;
 
-	initStringInfo(&dropped);
-	foreach(lc, features)
+	if (nfeat == 0 || nrows <= 0)
+		return features;
+	for (int j = 0; j < nfeat; j++)
 	{
-		int			idx = fs_feature_index(lfirst(lc));
+		kidx[j] = fs_feature_index(list_nth(features, j));
+		has_user |= kidx[j] < 0;
+	}
 
-		/* NULL in more than half of the window: it would cost more rows than it gives. */
-		if (idx >= 0 && feature_warmup_bars(idx, step) - row_from > (nbars - row_from) / 2)
-			appendStringInfo(&dropped, "%s%s", dropped.len ? ", " : "", (char *) lfirst(lc));
+	/* Kernel features: one pass of the kernel, counting what the dataset would drop. */
+	st = fsmml_state_new(fsmml_timeframe_usec(timeframe));
+	out = palloc(sizeof(double) * FS_NFEATURES * KERNEL_CHUNK);
+	fsmml_state_run(st, bars, 0, row_from, NULL, symbol, timeframe);
+	for (int64 c = row_from; c < row_to; c += KERNEL_CHUNK)
+	{
+		int64		m = Min(KERNEL_CHUNK, row_to - c);
+
+		fsmml_state_run(st, bars, c, c + m, out, symbol, timeframe);
+		for (int64 r = 0; r < m; r++)
+			for (int j = 0; j < nfeat; j++)
+				if (kidx[j] >= 0)
+				{
+					double		v = out[r * FS_NFEATURES + kidx[j]];
+
+					nulls[j] += !isfinite(v) || !isfinite((float) v);
+				}
+	}
+	if (has_user)
+		count_user_nulls(symbol, timeframe, features, kidx, bars->bars[row_from].ts,
+						 bars->bars[row_to - 1].ts, nrows, nulls);
+
+	/* NULL on more than half of the window: it would cost more rows than it gives. */
+	initStringInfo(&dropped);
+	for (int j = 0; j < nfeat; j++)
+	{
+		if (nulls[j] * 2 > nrows)
+			appendStringInfo(&dropped, "%s%s (%d%%)", dropped.len ? ", " : "",
+							 (char *) list_nth(features, j),
+							 (int) floor(100.0 * nulls[j] / nrows + 0.5));
 		else
-			kept = lappend(kept, lfirst(lc));
+			kept = lappend(kept, list_nth(features, j));
 	}
 	if (dropped.len > 0)
 		ereport(NOTICE,
-				(errmsg("features left out for lack of warm-up: %s", dropped.data),
-				 errdetail("Their look-back exceeds half of the " INT64_FORMAT " bars in the window.",
-						   nbars - row_from),
+				(errmsg("features left out of the default choice, NULL on most of the window: %s",
+						dropped.data),
+				 errdetail("Each is NULL on more than half of the " INT64_FORMAT " labelled rows of the training window (warm-up, zero volume or flat prices).",
+						   nrows),
 				 errhint("Load more history, or name features in params.features to force them.")));
+	pfree(out);
+	pfree(st);
 	return kept;
 }
 

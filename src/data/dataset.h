@@ -30,11 +30,16 @@ typedef struct FsmmlDataset
 extern List *fsmml_resolve_features(const char *timeframe, List *requested);
 
 /*
- * The default feature set without the features whose warm-up covers more
- * than half of bars [row_from, nbars) (a NOTICE names them).
+ * The default feature set without the features that are NULL (or not
+ * finite) on more than half of the labelled rows [row_from, n - horizon) of
+ * the training window, whatever the reason: warm-up, zero volume, flat
+ * prices, sparse user columns.  Measured by running the kernel over the
+ * bars, not taken from catalogue look-backs; a NOTICE names them with their
+ * NULL share.  Caller is SPI-connected.
  */
-extern List *fsmml_prune_warmup_features(List *features, const char *timeframe,
-										 int64 row_from, int64 nbars);
+extern List *fsmml_prune_null_features(const char *symbol, const char *timeframe,
+									   const FsmmlBars *bars, int64 row_from,
+									   List *features, int horizon);
 
 /*
  * Rows for bars [row_from, row_to) of bars (all bars of the series from the

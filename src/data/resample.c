@@ -2,9 +2,12 @@
  * resample.c — fsmml_resample: bars of a timeframe aggregated into a higher one.
  *
  * open = first, high = max, low = min, close = last, volume = sum, in buckets
- * aligned to the Unix epoch (as date_bin with origin 1970-01-01).  A bucket
- * is written once its last base bar is present or a later bar exists; the
- * trailing bucket still being filled is not written.
+ * that follow the series' own origin, as the kernel's multi-timeframe
+ * snapshots do: date_bin(to_tf, ts, origin) with origin = the first source
+ * bar's offset from the epoch grid of from_tf (1970-01-01 for a series on
+ * the grid, 00:15 past the hour for hourly bars on :15).  A bucket is written
+ * once its last base bar is present or a later bar exists; the trailing
+ * bucket still being filled is not written.
  */
 #include "postgres.h"
 
@@ -32,12 +35,18 @@ typedef struct Bucket
 	double		volume;
 } Bucket;
 
+/* Bucket origin of the series: its first bar's offset from the from_tf grid. */
 static int64
-floor_div(int64 a, int64 b)
+series_origin(const char *symbol, const char *from_tf, int64 from_step)
 {
-	int64		q = a / b;
+	bool		isnull;
+	Datum		d;
 
-	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+	fsmml_spi_series("SELECT min(\"timestamp\") FROM trading.historicaldata "
+					 "WHERE symbol = $1 AND timeframe = $2",
+					 symbol, from_tf, NULL, true, 1, SPI_OK_SELECT, "finding the first bar");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : fs_bucket_origin(fsmml_ts_to_unix(DatumGetTimestampTz(d)), from_step);
 }
 
 static void
@@ -96,6 +105,9 @@ fsmml_resample(PG_FUNCTION_ARGS)
 	int			nbuf = 0;
 	int64		written = 0;
 	int64		prev_ts = INT64_MIN;
+	int64		origin;
+	int64		since = 0;
+	bool		has_since = !PG_ARGISNULL(3);
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -111,19 +123,18 @@ fsmml_resample(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot resample %s bars into %s", from_tf, to_tf),
 				 errhint("The target timeframe must be longer than, and a multiple of, the source.")));
-	if (!PG_ARGISNULL(3))
-	{
-		int64		since = fsmml_ts_to_unix(PG_GETARG_TIMESTAMPTZ(3));
-
-		/* Start at the bucket containing since, so it is rebuilt whole. */
-		read_from = fsmml_unix_to_ts(floor_div(since, to_step) * to_step);
-	}
+	if (has_since)
+		since = fsmml_ts_to_unix(PG_GETARG_TIMESTAMPTZ(3));
 
 	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml resample",
 								  ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	origin = series_origin(symbol, from_tf, from_step);
+	/* Start at the bucket containing since, so it is rebuilt whole. */
+	if (has_since)
+		read_from = fsmml_unix_to_ts(fs_bucket_start(since, to_step, origin));
 
 	bars = fsmml_read_bars(symbol, from_tf, read_from, DT_NOEND, opcxt);
 	buf = palloc(sizeof(Bucket) * RESAMPLE_BATCH);
@@ -131,7 +142,7 @@ fsmml_resample(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < bars->n;)
 	{
 		const FsBar *bar = &bars->bars[i];
-		int64		start = floor_div(bar->ts, to_step) * to_step;
+		int64		start = fs_bucket_start(bar->ts, to_step, origin);
 		int64		end = start + to_step;
 		Bucket	   *b = &buf[nbuf];
 		int64		last_ts = bar->ts;

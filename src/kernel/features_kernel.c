@@ -47,15 +47,14 @@
  *   - Shared divisors are inverted once and multiplied (1/close, 1/ATR14,
  *     1/range, 1/n): at most 1 ulp from a true division.
  *   - pv_corr_10 is clamped to [-1, 1] against rounding.
- *   - fs_check tests in this order and reports the first failure: ORDER,
- *     ALIGN, PRICE, RANGE, VOLUME.  A step_us <= 0 makes every bar ALIGN.
+ *   - Bar checks: features_check.c; the catalogue: features_catalog.c.
  *   - fs_step writes nothing to out when the bar is rejected.
  *   - Higher timeframes keep only high, low and close of the bar being built:
  *     no HTF feature uses its open or volume.
- *   - Catalogue lookback of an MTF feature = its lookback in HTF bars ×
- *     (HTF length in minutes), i.e. expressed in bars of a 1m base.  On a 1m
- *     series starting at a bucket boundary the first value actually appears
- *     at base index (L + 1) × m - 1 (the last 1m bar of HTF bar L).
+ *   - HTF buckets follow the series' own origin: the first bar's offset
+ *     from the epoch grid of the base step (0 for a series on the grid, 15
+ *     min for hourly bars on :15).  Bars off that grid (a daily stamp moved
+ *     by daylight saving) fall into the bucket holding their open time.
  *   - Timestamps are handled in unsigned (modular) arithmetic where a sum or
  *     difference could overflow, so any int64 ts is well defined.
  *   - The state is native-endian raw memory: a state saved on a machine of
@@ -68,7 +67,8 @@
 #include <string.h>
 
 #define FS_MAGIC			UINT32_C(0x4B534D46)	/* "FMSK" little-endian */
-#define FS_LAYOUT_VERSION	1
+/* 2: origin_us added (0.2.0); a version 1 blob is refused and rebuilt */
+#define FS_LAYOUT_VERSION	2
 
 /*
  * Ring buffers: one slot per bar, all sharing one head.  Each ring holds
@@ -145,6 +145,7 @@ struct FsState
 	int64_t		last_ts;		/* INT64_MIN before the first bar */
 	int64_t		nbars;			/* bars stepped */
 	int64_t		ngaps;			/* bars that followed missing bars */
+	int64_t		origin_us;		/* HTF bucket origin, [0, step_us); set by the first bar */
 	int32_t		head;			/* ring slot of the newest bar */
 	int32_t		pad;
 	double		ema5;			/* EMAs of close (SMA accumulators in warm-up) */
@@ -164,86 +165,6 @@ struct FsState
 
 /* HTF lengths in minutes, in output order. */
 static const int fs_htf_minutes[FS_NHTF] = {5, 15, 60, 240, 1440};
-
-/*
- * Lookback of an MTF feature, in bars of a 1m base: L HTF bars × m minutes
- * (kept simple on purpose; on a 1m series starting at a bucket boundary the
- * first value is at index (L + 1) × m - 1).
- */
-#define LB_MTF(L, m) ((L) * (m))
-
-const FsFeatureInfo fs_feature_catalog[FS_NFEATURES] = {
-	{"ret_1", "returns", "close / close[-1] - 1", 1},
-	{"ret_5", "returns", "close / close[-5] - 1", 5},
-	{"ret_15", "returns", "close / close[-15] - 1", 15},
-	{"logret_1", "returns", "ln(close / close[-1])", 1},
-	{"vol_ret_20", "volatility", "sample stdev (ddof=1) of the last 20 ret_1 values", 20},
-	{"ema_dist_5", "trend", "close / EMA5(close) - 1", 4},
-	{"ema_dist_9", "trend", "close / EMA9(close) - 1", 8},
-	{"ema_dist_20", "trend", "close / EMA20(close) - 1", 19},
-	{"ema_dist_50", "trend", "close / EMA50(close) - 1", 49},
-	{"ema_x_5_20", "trend", "EMA5 / EMA20 - 1", 19},
-	{"ema_x_9_50", "trend", "EMA9 / EMA50 - 1", 49},
-	{"rsi_7", "oscillator", "Wilder RSI(7) of close, 0..100 (0 when flat)", 7},
-	{"rsi_14", "oscillator", "Wilder RSI(14) of close, 0..100 (0 when flat)", 14},
-	{"macd", "oscillator", "MACD line (EMA12 - EMA26) / close", 25},
-	{"macd_signal", "oscillator", "EMA9 of the MACD line (EMA12 - EMA26), divided by close", 33},
-	{"macd_hist", "oscillator", "(MACD line - signal) / close", 33},
-	{"roc_10", "returns", "close / close[-10] - 1", 10},
-	{"mom_10", "returns", "(close - close[-10]) / close", 10},
-	{"accel_10", "returns", "mom_10 - mom_10[-10]", 20},
-	{"atr_7", "volatility", "Wilder ATR(7) / close", 7},
-	{"atr_14", "volatility", "Wilder ATR(14) / close", 14},
-	{"parkinson_20", "volatility", "sqrt(mean over 20 bars of ln(high/low)^2 / (4 ln 2))", 19},
-	{"bb_pctb_20", "volatility", "(close - lower) / (upper - lower), Bollinger(20, 2 population sd); NULL if sd = 0", 19},
-	{"bb_width_20", "volatility", "(upper - lower) / middle, Bollinger(20, 2 population sd)", 19},
-	{"range_pct", "volatility", "(high - low) / close", 0},
-	{"vol_z_20", "volume", "(volume - SMA20(volume)) / sample sd of volume over 20; NULL if sd = 0", 19},
-	{"vol_ratio_20", "volume", "volume / SMA20(volume); NULL if the SMA is 0", 19},
-	{"vol_trend_10", "volume", "SMA10(volume) / SMA10(volume)[-10] - 1: slope of the volume MA; NULL if the older SMA is 0", 19},
-	{"pv_corr_10", "volume", "Pearson correlation of close and volume over 10 bars; NULL if a variance is 0", 9},
-	{"body_ratio", "candle", "(close - open) / (high - low); NULL if high = low", 0},
-	{"upper_shadow", "candle", "(high - max(open, close)) / (high - low); NULL if high = low", 0},
-	{"lower_shadow", "candle", "(min(open, close) - low) / (high - low); NULL if high = low", 0},
-	{"effort", "state", "volume / SMA20(volume) (volume spent); NULL if the SMA is 0", 19},
-	{"result", "state", "|close - open| / ATR14 (price moved); NULL if ATR14 = 0", 14},
-	{"compression", "state", "(max - min of EMA5, EMA9, EMA20) / ATR14; NULL if ATR14 = 0", 19},
-	{"slope", "state", "(EMA20 - EMA20[-5]) / ATR14; NULL if ATR14 = 0", 24},
-	{"speed", "state", "|EMA5 - EMA20| / ATR14; NULL if ATR14 = 0", 19},
-	{"feat_score", "state", "100 * tanh(slope) * result / (result + effort): trend direction and strength weighted by price moved per volume spent, -100..100", 24},
-#define MTF_ROWS(tag, len, m) \
-	{tag "_rsi_14", "mtf", "Wilder RSI14 of " len " closes, last finished " len " bar; lookback in bars of 1m", LB_MTF(14, m)}, \
-	{tag "_ema20_slope", "mtf", "EMA20 / EMA20[-3] - 1 over " len " closes, last finished " len " bar; lookback in bars of 1m", LB_MTF(22, m)}, \
-	{tag "_ret_1", "mtf", len " close / previous " len " close - 1, last finished " len " bar; lookback in bars of 1m", LB_MTF(1, m)}, \
-	{tag "_atr_14", "mtf", "Wilder ATR14 of " len " bars / " len " close, last finished " len " bar; lookback in bars of 1m", LB_MTF(14, m)}
-	MTF_ROWS("m5", "5m", 5),
-	MTF_ROWS("m15", "15m", 15),
-	MTF_ROWS("h1", "1h", 60),
-	MTF_ROWS("h4", "4h", 240),
-	MTF_ROWS("d1", "1d", 1440),
-#undef MTF_ROWS
-};
-
-const char *
-fs_status_message(FsStatus st)
-{
-	switch (st)
-	{
-		case FS_OK:
-			return "ok";
-		case FS_ERR_ORDER:
-			return "bar timestamp is not after the previous bar (duplicate or out of order)";
-		case FS_ERR_ALIGN:
-			return "bar timestamp is not a multiple of the timeframe step";
-		case FS_ERR_PRICE:
-			return "bar price is NaN, infinite, zero or negative";
-		case FS_ERR_RANGE:
-			return "bar high is below low, or open/close is outside [low, high]";
-		case FS_ERR_VOLUME:
-			return "bar volume is NaN, infinite or negative";
-	}
-	return "unknown status";
-}
 
 size_t
 fs_state_size(void)
@@ -274,7 +195,8 @@ fs_state_valid(const FsState *st, size_t len)
 	if (st == NULL || len != sizeof(FsState) ||
 		st->magic != FS_MAGIC || st->version != FS_LAYOUT_VERSION ||
 		st->step_us <= 0 || st->head < 0 || st->head >= FS_RING ||
-		st->nbars < 0 || st->ngaps < 0 || st->ngaps > st->nbars)
+		st->nbars < 0 || st->ngaps < 0 || st->ngaps > st->nbars ||
+		st->origin_us < 0 || st->origin_us >= st->step_us)
 		return 0;
 	for (j = 0; j < FS_NHTF; j++)
 		if (st->htf[j].len_us != htf_len_for(j, st->step_us) ||
@@ -312,6 +234,37 @@ fs_state_last_ts(const FsState *st)
 }
 
 int64_t
+fs_state_origin(const FsState *st)
+{
+	return st->origin_us;
+}
+
+int64_t
+fs_bucket_origin(int64_t first_ts, int64_t step_us)
+{
+	int64_t		r = first_ts % step_us;
+
+	return r < 0 ? r + step_us : r;
+}
+
+int64_t
+fs_bucket_start(int64_t ts, int64_t len_us, int64_t origin)
+{
+	/* (ts - origin) mod len, non-negative, without overflowing ts - origin */
+	int64_t		r = ts % len_us;
+	int64_t		o = origin % len_us;
+
+	if (r < 0)
+		r += len_us;
+	if (o < 0)
+		o += len_us;
+	r -= o;
+	if (r < 0)
+		r += len_us;
+	return (int64_t) ((uint64_t) ts - (uint64_t) r);
+}
+
+int64_t
 fs_state_nbars(const FsState *st)
 {
 	return st->nbars;
@@ -323,37 +276,10 @@ fs_state_ngaps(const FsState *st)
 	return st->ngaps;
 }
 
-/* Finite and > 0; NaN fails both comparisons. */
-static inline int
-price_ok(double x)
-{
-	return x > 0.0 && x <= DBL_MAX;
-}
-
 FsStatus
 fs_check(const FsState *st, const FsBar *bar)
 {
 	return fs_check_bar(bar, st->last_ts, st->step_us);
-}
-
-FsStatus
-fs_check_bar(const FsBar *bar, int64_t prev_ts, int64_t step_us)
-{
-	if (bar->ts <= prev_ts)
-		return FS_ERR_ORDER;
-	if (step_us <= 0 || bar->ts % step_us != 0)
-		return FS_ERR_ALIGN;
-	if (!(price_ok(bar->open) && price_ok(bar->high) &&
-		  price_ok(bar->low) && price_ok(bar->close)))
-		return FS_ERR_PRICE;
-	if (!(bar->high >= bar->low &&
-		  bar->open >= bar->low && bar->open <= bar->high &&
-		  bar->close >= bar->low && bar->close <= bar->high))
-		return FS_ERR_RANGE;
-	/* -0.0 passes: it is a zero volume. */
-	if (!(bar->volume >= 0.0 && bar->volume <= DBL_MAX))
-		return FS_ERR_VOLUME;
-	return FS_OK;
 }
 
 /*
@@ -495,26 +421,20 @@ htf_finalize(FsHtf *h)
  * Adds one base bar to an active HTF.  An HTF bar is finalized (becomes
  * visible) at the first base bar whose close time ts + step reaches the
  * bucket end, or, when its last base bars are missing, just before the first
- * bar of a later bucket.  Buckets are aligned to the Unix epoch.
+ * bar of a later bucket.  Buckets start at origin + k * len.
  */
 static inline void
-htf_add(FsHtf *h, const FsBar *bar, int64_t step)
+htf_add(FsHtf *h, const FsBar *bar, int64_t step, int64_t origin)
 {
 	uint64_t	len = (uint64_t) h->len_us;
 	uint64_t	off = (uint64_t) bar->ts - h->start;	/* exact: ts >= start */
 
 	if (!h->building || off >= len)
 	{
-		int64_t		r;
-
 		if (h->building)
 			htf_finalize(h);
-		/* floor(ts / len) * len, as ts - (ts mod len) with a non-negative mod */
-		r = bar->ts % h->len_us;
-		if (r < 0)
-			r += h->len_us;
-		h->start = (uint64_t) bar->ts - (uint64_t) r;
-		off = (uint64_t) r;
+		h->start = (uint64_t) fs_bucket_start(bar->ts, h->len_us, origin);
+		off = (uint64_t) bar->ts - h->start;
 		h->building = 1;
 		h->high = bar->high;
 		h->low = bar->low;
@@ -527,7 +447,7 @@ htf_add(FsHtf *h, const FsBar *bar, int64_t step)
 			h->low = bar->low;
 	}
 	h->close = bar->close;
-	/* ts + step >= start + len, without overflow */
+	/* ts + step >= start + len, without overflow (len > step) */
 	if (off >= len - (uint64_t) step)
 		htf_finalize(h);
 }
@@ -562,9 +482,12 @@ fs_step(FsState *st, const FsBar *bar, double *out)
 
 	f = out != NULL ? out : scratch;
 	i = st->nbars;
-	/* ts - last_ts in unsigned arithmetic: exact because ts > last_ts */
-	if (i > 0 && (uint64_t) bar->ts - (uint64_t) st->last_ts > (uint64_t) st->step_us)
+	/* A gap: more than 1.5 steps since the last bar (unsigned: ts > last_ts) */
+	if (i > 0 && (uint64_t) bar->ts - (uint64_t) st->last_ts >
+		(uint64_t) st->step_us + (uint64_t) (st->step_us / 2))
 		st->ngaps++;
+	if (i == 0)
+		st->origin_us = fs_bucket_origin(bar->ts, st->step_us);
 	if (i > 0)
 		pc = *RING_AT(st, R_CLOSE, 0);
 
@@ -846,7 +769,7 @@ fs_step(FsState *st, const FsBar *bar, double *out)
 		double	   *o = f + FS_NBASE_FEATURES + j * FS_HTF_FEATS;
 
 		if (h->len_us != 0)
-			htf_add(h, bar, st->step_us);
+			htf_add(h, bar, st->step_us, st->origin_us);
 		o[0] = h->snap[0];
 		o[1] = h->snap[1];
 		o[2] = h->snap[2];
@@ -873,17 +796,4 @@ fs_run(FsState *st, const FsBar *bars, size_t n, double *out, size_t *nstepped)
 	if (nstepped != NULL)
 		*nstepped = k;
 	return status;
-}
-
-int
-fs_feature_index(const char *name)
-{
-	int			k;
-
-	if (name == NULL)
-		return -1;
-	for (k = 0; k < FS_NFEATURES; k++)
-		if (strcmp(fs_feature_catalog[k].name, name) == 0)
-			return k;
-	return -1;
 }

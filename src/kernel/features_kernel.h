@@ -40,7 +40,7 @@ typedef struct FsFeatureInfo
 	const char *name;			/* column name in trading.features */
 	const char *group;			/* returns, trend, oscillator, volatility, volume, candle, state, mtf */
 	const char *definition;		/* one line, for fsmml.feature_catalog */
-	int			lookback;		/* bars of the base timeframe before the first value (0 = none) */
+	int			lookback;		/* index of the first value on a gap-free series (MTF: of 1m bars) */
 } FsFeatureInfo;
 
 extern const FsFeatureInfo fs_feature_catalog[FS_NFEATURES];
@@ -50,7 +50,7 @@ typedef enum FsStatus
 {
 	FS_OK = 0,
 	FS_ERR_ORDER,				/* timestamp not after the previous bar (duplicate or out of order) */
-	FS_ERR_ALIGN,				/* timestamp not a multiple of the timeframe step */
+	FS_ERR_SPACING,				/* less than half a step after the previous bar */
 	FS_ERR_PRICE,				/* an open/high/low/close that is NaN, infinite, zero or negative */
 	FS_ERR_RANGE,				/* high < low, or open/close outside [low, high] */
 	FS_ERR_VOLUME				/* volume NaN, infinite or negative */
@@ -76,14 +76,20 @@ extern void fs_state_init(FsState *st, int64_t step_us);
 /* Timestamp of the last bar stepped, or INT64_MIN when none. */
 extern int64_t fs_state_last_ts(const FsState *st);
 
-/* Bars stepped so far, and how many of them followed a gap (missing bars). */
+/*
+ * Bars stepped so far, and how many of them followed a gap: a bar more than
+ * 1.5 steps after the previous one (a daily bar moved by an hour with
+ * daylight saving is not a gap).
+ */
 extern int64_t fs_state_nbars(const FsState *st);
 extern int64_t fs_state_ngaps(const FsState *st);
 
 /*
  * Checks one bar on its own: prev_ts is the previous bar's timestamp
- * (INT64_MIN for none), step_us the timeframe.  fs_check is this against the
- * state's last bar.
+ * (INT64_MIN for none), step_us the timeframe.  Timestamps need not be on
+ * the epoch grid: only a bar not after the previous one (ORDER) or less than
+ * half a step after it (SPACING) is refused (features_check.c).  fs_check is
+ * this against the state's last bar.
  */
 extern FsStatus fs_check_bar(const FsBar *bar, int64_t prev_ts, int64_t step_us);
 
@@ -103,6 +109,18 @@ extern FsStatus fs_step(FsState *st, const FsBar *bar, double *out);
  */
 extern FsStatus fs_run(FsState *st, const FsBar *bars, size_t n, double *out,
 					   size_t *nstepped);
+
+/*
+ * Origin of the higher-timeframe buckets: the first bar's offset from the
+ * epoch grid of the base step, in [0, step_us) (0 before the first bar).
+ * HTF buckets are [origin + k * len, origin + (k + 1) * len), like date_bin
+ * with that origin; fsmml_resample uses the same rule.
+ */
+extern int64_t fs_state_origin(const FsState *st);
+extern int64_t fs_bucket_origin(int64_t first_ts, int64_t step_us);
+
+/* Start of the bucket of length len_us (> 0) holding ts, for that origin. */
+extern int64_t fs_bucket_start(int64_t ts, int64_t len_us, int64_t origin);
 
 /* Index of a feature by name, or -1. */
 extern int	fs_feature_index(const char *name);

@@ -1,9 +1,8 @@
 /*
- * score.c — serving the champions' predictions.
- *
- *   fsmml_predict(agent, symbol, tf, at)    one bar: the champion's payload as jsonb
- *   fsmml_score(symbol, tf, from, to)       a range: every XGBoost direction champion
- *                                           of the series into trading.agentpreds
+ * score.c — fsmml_score(symbol, tf, from, to): every XGBoost direction
+ * champion of the series scores a range of bars into trading.agentpreds
+ * (fsmml_predict is in predict.c, the champions in champion_cache.c, the
+ * payloads in payload.c, the writes in pred_write.c).
  *
  * Both compute features exactly as training does: the streaming kernel runs
  * from the first bar of the series (warm-up included), and the row of a bar
@@ -31,8 +30,8 @@
  * already stored for it (one index range scan), then the missing rows are
  * written with one plain INSERT ... SELECT FROM unnest(...) and the changed
  * ones with one UPDATE (missing rows go straight into the heap and indexes
- * of their partition when no trigger needs to see them; see "direct
- * writes").  A re-run over the same range therefore writes
+ * of their partition when INSERT would write them the same; see
+ * pred_write.c).  A re-run over the same range therefore writes
  * nothing (no new row versions, no WAL) and costs a fraction of the first
  * run; one after a corrected bar refreshes exactly the predictions that
  * changed; rows deleted meanwhile are re-inserted.  A plain INSERT costs half
@@ -95,369 +94,10 @@
 #include "locks.h"
 #include "registry.h"
 #include "xgb.h"
+#include "serve.h"
 
 /* Predictions per INSERT ... SELECT FROM unnest(...) of fsmml_score. */
 #define SCORE_BATCH 16384
-
-/* Longest agent@symbol-timeframe name the champion cache keys on. */
-#define CACHE_KEY_LEN 256
-
-static const char *const no_champion_hint =
-"Train one with fsmml_train(...) or promote a version with fsmml_promote(...).";
-
-/* ---------------------------------------------------------------- champions */
-
-typedef struct Champion
-{
-	int64		id;
-	char	   *agent;
-	char	   *version;
-	char	   *model_format;
-	char	   *sha256;
-	List	   *features;		/* of char *, the model's column order */
-	int			horizon;
-	bytea	   *model;			/* NULL unless fetched */
-} Champion;
-
-static bool
-is_xgboost_format(const char *format)
-{
-	return strcmp(format, "xgboost-ubj") == 0 || strcmp(format, "xgboost-json") == 0;
-}
-
-/* text[] → List of C strings. */
-static List *
-text_array_to_list(Datum arr)
-{
-	ArrayType  *a = DatumGetArrayTypeP(arr);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *out = NIL;
-
-	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("feature_names of an agent version contains a NULL")));
-		out = lappend(out, TextDatumGetCString(elems[i]));
-	}
-	return out;
-}
-
-/* params->>'horizon' of a version: a positive integer, 1 when absent. */
-static int
-parse_horizon(const char *s, int64 id)
-{
-	char	   *end;
-	long		h;
-
-	if (s == NULL)
-		return 1;
-	errno = 0;
-	h = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || h < 1 || h > INT_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("agent version " INT64_FORMAT " has an invalid params.horizon \"%s\"", id, s),
-				 errhint("The horizon is a positive number of bars.")));
-	return (int) h;
-}
-
-/*
- * Fills a Champion from an SPI row whose columns are: id, agent, version,
- * model_format, model_sha256, feature_names, params->>'horizon'[, model].
- */
-static Champion *
-champion_from_row(HeapTuple tup, TupleDesc desc, bool with_model)
-{
-	Champion   *c = palloc0(sizeof(Champion));
-	bool		isnull;
-	Datum		d;
-
-	c->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	c->agent = SPI_getvalue(tup, desc, 2);
-	c->version = SPI_getvalue(tup, desc, 3);
-	c->model_format = SPI_getvalue(tup, desc, 4);
-	c->sha256 = SPI_getvalue(tup, desc, 5);
-	d = SPI_getbinval(tup, desc, 6, &isnull);
-	c->features = isnull ? NIL : text_array_to_list(d);
-	c->horizon = parse_horizon(SPI_getvalue(tup, desc, 7), c->id);
-	if (with_model)
-	{
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		c->model = isnull ? NULL : DatumGetByteaPCopy(d);
-	}
-	return c;
-}
-
-/*
- * The champion of agent@symbol-timeframe, without its model, or NULL.  The
- * query uses the partial unique index agentversions_one_champion; its plan
- * is kept for the backend's life.
- */
-static Champion *
-read_champion(const char *agent, const char *symbol, const char *timeframe)
-{
-	static SPIPlanPtr plan = NULL;
-	Datum		values[3];
-	int			rc;
-
-	if (plan == NULL)
-	{
-		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-		SPIPlanPtr	p;
-
-		p = SPI_prepare("SELECT id, agent, version, model_format, model_sha256, feature_names, "
-						"params->>'horizon' FROM trading.agentversions "
-						"WHERE symbol = $1 AND timeframe = $2 AND agent = $3 "
-						"AND status = 'champion'", 3, types);
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed for the champion query: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plan = p;
-	}
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	values[2] = CStringGetTextDatum(agent);
-	rc = SPI_execute_plan(plan, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the champion failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return NULL;
-	return champion_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, false);
-}
-
-static void report_sha_mismatch(const Champion *c, const char *instance) pg_attribute_noreturn();
-
-static void
-report_sha_mismatch(const Champion *c, const char *instance)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("the model of %s %s does not match its model_sha256", instance, c->version),
-			 errhint("The model blob was altered after the version was registered; retrain or restore it.")));
-}
-
-/* The model blob of a version, checked against its recorded sha256. */
-static bytea *
-read_model(const char *symbol, const Champion *c, const char *instance)
-{
-	int64		id = c->id;
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
-	bool		isnull;
-	bool		sha_ok;
-	int			rc;
-
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = Int64GetDatum(id);
-	rc = SPI_execute_with_args("SELECT model, encode(sha256(model), 'hex') = model_sha256 "
-							   "FROM trading.agentversions WHERE symbol = $1 AND id = $2",
-							   2, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the model failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent version " INT64_FORMAT " does not exist", id)));
-	sha_ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!sha_ok)
-		report_sha_mismatch(c, instance);
-	return DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/*
- * Loads an XGBoost champion's model into owner and checks it gives one
- * value per row (a probability for a binary objective).
- */
-static FsXgbBooster *
-load_booster(MemoryContext owner, const Champion *c, bytea *model, const char *instance)
-{
-	FsXgbBooster *b = fsxgb_booster_load_bytea(owner, model);
-	int			groups = fsxgb_booster_num_groups(b);
-
-	if (groups != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("champion %s of %s predicts %d values per row, not a probability",
-						c->version, instance, groups),
-				 errhint("A DirectionXGB model has a binary objective such as binary:logistic.")));
-	return b;
-}
-
-/*
- * The version's feature columns, validated against the catalogue and the
- * columns of trading.features.
- */
-static List *
-champion_features(const Champion *c, const char *timeframe, const char *instance)
-{
-	if (c->features == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("champion %s of %s has no feature_names", c->version, instance),
-				 errhint("Every XGBoost version records the feature columns it was trained on, in order.")));
-	return fsmml_resolve_features(timeframe, c->features);
-}
-
-/* ---------------------------------------------------------------- payload numbers */
-
-/* The shortest decimal that reads back as p, e.g. "0.5703125"; "null" for NaN/Inf. */
-static int
-float_json(float p, char *buf)
-{
-	if (!isfinite(p))
-	{
-		strcpy(buf, "null");
-		return 4;
-	}
-	return float_to_shortest_decimal_buf(p, buf);
-}
-
-/*
- * The numeric of a shortest decimal such as "0.5703125" or "1.2e-05",
- * without numeric_in's general parser: digits / 10^scale.  The result is
- * the one numeric_in gives (same weight, digits and display scale).
- */
-static Numeric
-decimal_numeric(const char *s)
-{
-	const char *p = s;
-	int64		mant = 0;
-	int			ndig = 0;
-	int			frac = 0;
-	int			exp10 = 0;
-	bool		neg = false;
-	bool		in_frac = false;
-	int			scale;
-
-	if (*p == '-')
-	{
-		neg = true;
-		p++;
-	}
-	for (; *p; p++)
-	{
-		if (*p >= '0' && *p <= '9')
-		{
-			if (++ndig > 18)
-				break;
-			mant = mant * 10 + (*p - '0');
-			if (in_frac)
-				frac++;
-		}
-		else if (*p == '.' && !in_frac)
-			in_frac = true;
-		else
-			break;
-	}
-	if (*p == 'e' || *p == 'E')
-	{
-		char	   *end;
-		long		e = strtol(p + 1, &end, 10);
-
-		if (*end == '\0' && e > -1000 && e < 1000)
-		{
-			exp10 = (int) e;
-			p = end;
-		}
-	}
-	scale = frac - exp10;
-	if (*p != '\0' || ndig > 18 || scale < 0 || scale > 1000)
-		return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
-	return int64_div_fast_to_numeric(neg ? -mant : mant, scale);
-}
-
-/* {"prob_up": p} through the generic jsonb builder. */
-static Jsonb *
-prob_payload_generic(float p)
-{
-	JsonbValue	obj;
-	JsonbPair	pair;
-
-	pair.key.type = jbvString;
-	pair.key.val.string.val = "prob_up";
-	pair.key.val.string.len = 7;
-	pair.order = 0;
-	if (isfinite(p))
-	{
-		char		buf[32];
-
-		float_to_shortest_decimal_buf(p, buf);
-		pair.value.type = jbvNumeric;
-		pair.value.val.numeric = decimal_numeric(buf);
-	}
-	else
-		pair.value.type = jbvNull;
-	obj.type = jbvObject;
-	obj.val.object.nPairs = 1;
-	obj.val.object.pairs = &pair;
-	return JsonbValueToJsonb(&obj);
-}
-
-/*
- * {"prob_up": p} laid out directly (fsmml_score builds one per bar): the
- * object header, the key's and the value's JEntry, "prob_up", one byte of
- * padding to int alignment, the numeric.  These are the bytes
- * JsonbValueToJsonb writes, which is checked once per backend; should a
- * server ever lay one-key objects out differently, the generic builder is
- * used instead.
- */
-#define PAYLOAD_HEAD (VARHDRSZ + sizeof(uint32) + 2 * sizeof(JEntry) + 8)
-
-static Jsonb *
-prob_payload_direct(float p)
-{
-	char		buf[32];
-	Numeric		num;
-	Size		numlen;
-	Jsonb	   *j;
-	char	   *d;
-	uint32		header = 1 | JB_FOBJECT;
-	JEntry		key = JENTRY_ISSTRING | JENTRY_HAS_OFF | 7;
-	JEntry		val;
-
-	float_to_shortest_decimal_buf(p, buf);
-	num = decimal_numeric(buf);
-	numlen = VARSIZE(num);
-	val = JENTRY_ISNUMERIC | (uint32) (1 + numlen);
-	j = palloc(PAYLOAD_HEAD + numlen);
-	SET_VARSIZE(j, PAYLOAD_HEAD + numlen);
-	d = VARDATA(j);
-	memcpy(d, &header, sizeof(uint32));
-	memcpy(d + 4, &key, sizeof(JEntry));
-	memcpy(d + 8, &val, sizeof(JEntry));
-	memcpy(d + 12, "prob_up\0", 8);
-	memcpy(d + 20, num, numlen);
-	pfree(num);
-	return j;
-}
-
-static Jsonb *
-prob_payload(float p)
-{
-	static int	direct_ok = -1; /* unknown, no, yes */
-
-	if (!isfinite(p))
-		return prob_payload_generic(p);
-	if (direct_ok < 0)
-	{
-		Jsonb	   *a = prob_payload_generic(0.5703125f);
-		Jsonb	   *b = prob_payload_direct(0.5703125f);
-
-		direct_ok = VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
-		pfree(a);
-		pfree(b);
-	}
-	return direct_ok ? prob_payload_direct(p) : prob_payload_generic(p);
-}
 
 /* ---------------------------------------------------------------- prediction worker */
 
@@ -589,186 +229,6 @@ predict_worker_finish(PredictWorker *w)
 	}
 }
 
-/* ---------------------------------------------------------------- champion cache */
-
-typedef struct CacheEntry
-{
-	char		key[CACHE_KEY_LEN]; /* agent@symbol-timeframe; hash key */
-	int64		version_id;		/* 0 while empty */
-	char		sha256[65];
-	MemoryContext cxt;			/* owns booster; NULL while empty */
-	FsXgbBooster *booster;
-} CacheEntry;
-
-static HTAB *champion_cache = NULL;
-static MemoryContext champion_cache_cxt = NULL;
-
-/*
- * The champion's booster: from the cache when it holds this version with
- * this model, else loaded (into a context that dies with the call if
- * anything fails, then handed to the cache).
- */
-static FsXgbBooster *
-cached_booster(const char *instance, const Champion *c, const char *symbol,
-			   MemoryContext opcxt)
-{
-	CacheEntry *e = NULL;
-	MemoryContext newcxt;
-	FsXgbBooster *b;
-	bytea	   *model;
-	bool		found;
-
-	if (strlen(instance) < CACHE_KEY_LEN && strlen(c->sha256) < sizeof(e->sha256))
-	{
-		if (champion_cache == NULL)
-		{
-			HASHCTL		ctl;
-
-			champion_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
-													   "fsmml champion cache",
-													   ALLOCSET_SMALL_SIZES);
-			memset(&ctl, 0, sizeof(ctl));
-			ctl.keysize = CACHE_KEY_LEN;
-			ctl.entrysize = sizeof(CacheEntry);
-			ctl.hcxt = champion_cache_cxt;
-			champion_cache = hash_create("fsmml champion cache", 16, &ctl,
-										 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-		}
-		e = hash_search(champion_cache, instance, HASH_ENTER, &found);
-		if (!found)
-		{
-			e->version_id = 0;
-			e->sha256[0] = '\0';
-			e->cxt = NULL;
-			e->booster = NULL;
-		}
-		if (e->booster != NULL && e->version_id == c->id && strcmp(e->sha256, c->sha256) == 0)
-			return e->booster;
-	}
-
-	/* Load under the call's context: an ERROR frees it with the call. */
-	newcxt = AllocSetContextCreate(opcxt, "fsmml champion", ALLOCSET_SMALL_SIZES);
-	model = read_model(symbol, c, instance);
-	b = load_booster(newcxt, c, model, instance);
-	if (e == NULL)
-		return b;
-
-	/* Swap it in; the old booster is freed by its context's reset callback. */
-	MemoryContextSetParent(newcxt, champion_cache_cxt);
-	if (e->cxt != NULL)
-		MemoryContextDelete(e->cxt);
-	e->cxt = newcxt;
-	e->booster = b;
-	e->version_id = c->id;
-	strlcpy(e->sha256, c->sha256, sizeof(e->sha256));
-	return b;
-}
-
-/* ---------------------------------------------------------------- fsmml_predict */
-
-static char *
-arg_cstring(FunctionCallInfo fcinfo, int i, const char *name)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
-PG_FUNCTION_INFO_V1(fsmml_predict);
-
-Datum
-fsmml_predict(PG_FUNCTION_ARGS)
-{
-	char	   *agent = arg_cstring(fcinfo, 0, "agent");
-	char	   *symbol = arg_cstring(fcinfo, 1, "symbol");
-	char	   *timeframe = arg_cstring(fcinfo, 2, "timeframe");
-	bool		has_at = !PG_ARGISNULL(3);
-	TimestampTz at = has_at ? PG_GETARG_TIMESTAMPTZ(3) : DT_NOEND;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	MemoryContext opcxt;
-	char	   *instance;
-	char	   *kind;
-	Champion   *c;
-	FsXgbBooster *b;
-	List	   *features;
-	FsmmlBars  *bars;
-	FsmmlDataset *ds;
-	const FsBar *last;
-	float		prob;
-	char		num[32];
-	StringInfoData json;
-	Datum		result;
-
-	fsmml_timeframe_usec(timeframe);	/* ERROR when invalid */
-	if (has_at && TIMESTAMP_NOT_FINITE(at))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("at must be a finite timestamp"),
-				 errhint("Pass the open time of an existing bar, or NULL for the latest bar.")));
-
-	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml predict", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(opcxt);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	instance = fsmml_instance_name(agent, symbol, timeframe);
-	kind = fsmml_agent_kind(agent); /* ERROR for an unknown agent */
-	c = read_champion(agent, symbol, timeframe);
-	if (c == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("%s has no champion", instance),
-				 errhint("%s", no_champion_hint)));
-	if (strcmp(kind, "direction") != 0 || !is_xgboost_format(c->model_format))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("fsmml_predict cannot serve %s: a %s agent with a %s model",
-						instance, kind, c->model_format),
-				 errhint("fsmml_predict serves XGBoost direction agents such as DirectionXGB.")));
-
-	features = champion_features(c, timeframe, instance);
-	b = cached_booster(instance, c, symbol, opcxt);
-
-	/* Every bar up to the one scored: the kernel warms up from the first. */
-	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, at, opcxt);
-	if (bars->n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 has_at ? errmsg("no bar of %s %s at %s", symbol, timeframe, timestamptz_to_str(at))
-				 : errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe),
-				 has_at ? errhint("Pass the open time of an existing bar, or NULL for the latest bar.")
-				 : errhint("Load bars into trading.historicaldata first.")));
-	last = &bars->bars[bars->n - 1];
-	if (has_at && fsmml_unix_to_ts(last->ts) != at)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no bar of %s %s at %s", symbol, timeframe, timestamptz_to_str(at)),
-				 errhint("Pass the open time of an existing bar, or NULL for the latest bar.")));
-
-	ds = fsmml_dataset_build(symbol, timeframe, bars, bars->n - 1, bars->n, features,
-							 0, false, opcxt);
-	if (ds->nrows != 1)
-		elog(ERROR, "feature row of the bar was not built");
-	fsxgb_predict_dense(b, ds->X, 1, ds->nfeat, &prob, 1);
-	CHECK_FOR_INTERRUPTS();
-
-	float_json(prob, num);
-	initStringInfo(&json);
-	appendStringInfo(&json, "{\"prob_up\": %s, \"agent_version_id\": " INT64_FORMAT
-					 ", \"version\": ", num, c->id);
-	escape_json(&json, c->version);
-	appendStringInfo(&json, ", \"horizon\": %d, \"timestamp\": \"%s\"}",
-					 c->horizon, fsmml_iso8601(last->ts));
-
-	SPI_finish();
-	MemoryContextSwitchTo(oldcxt);
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
-	MemoryContextDelete(opcxt);
-	PG_RETURN_DATUM(result);
-}
-
 /* ---------------------------------------------------------------- fsmml_score */
 
 /* Schema fsmml is installed in (get_extension_schema is static before PG 16). */
@@ -836,62 +296,16 @@ read_score_champions(const char *symbol, const char *timeframe)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		Champion   *c = champion_from_row(tup, SPI_tuptable->tupdesc, true);
+		Champion   *c = fsmml_champion_from_row(tup, SPI_tuptable->tupdesc, true);
 		bool		isnull;
 
 		if (!DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 9, &isnull)))
-			report_sha_mismatch(c, fsmml_instance_name(c->agent, symbol, timeframe));
+			fsmml_report_sha_mismatch(c, fsmml_instance_name(c->agent, symbol, timeframe));
 		out = lappend(out, c);
 	}
 	return out;
 }
 
-/* The statements fsmml_score runs per batch, prepared once per call. */
-typedef struct PredPlans
-{
-	SPIPlanPtr	existing;		/* the predictions already stored for a range of bars */
-	SPIPlanPtr	insert;			/* new predictions */
-	SPIPlanPtr	update;			/* predictions whose payload changed */
-} PredPlans;
-
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s: %s", SPI_result_code_string(SPI_result), sql);
-	return plan;
-}
-
-/*
- * No ON CONFLICT: the batch is merged against the stored rows first, and
- * only missing rows are inserted (a plain INSERT costs half a speculative
- * one), changed ones updated, equal ones left alone.  The statements do not
- * depend on which unique index agentpreds has.
- */
-static PredPlans
-prepare_pred_plans(void)
-{
-	PredPlans	p;
-	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Oid			wtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID, JSONBARRAYOID};
-
-	p.existing = prepare("SELECT \"timestamp\", payload FROM trading.agentpreds "
-						 "WHERE agent_version_id = $1 AND symbol = $2 AND timeframe = $3 "
-						 "AND horizon = $4 AND \"timestamp\" >= $5 AND \"timestamp\" <= $6 "
-						 "ORDER BY \"timestamp\"", 6, types);
-	p.insert = prepare("INSERT INTO trading.agentpreds "
-					   "(agent_version_id, symbol, timeframe, \"timestamp\", horizon, payload) "
-					   "SELECT $1, $2, $3, u.t, $4, u.j FROM unnest($5, $6) AS u(t, j)",
-					   6, wtypes);
-	p.update = prepare("UPDATE trading.agentpreds AS p SET payload = u.j "
-					   "FROM unnest($5, $6) AS u(t, j) "
-					   "WHERE p.agent_version_id = $1 AND p.symbol = $2 AND p.timeframe = $3 "
-					   "AND p.horizon = $4 AND p.\"timestamp\" = u.t",
-					   6, wtypes);
-	return p;
-}
 
 /*
  * Serialises the writers of one version's predictions (fsmml_score calls
@@ -926,32 +340,6 @@ first_bar_at_or_after(const FsmmlBars *bars, TimestampTz ts)
 	return lo;
 }
 
-/* Same bytes: a stored payload equal to the one computed. */
-static bool
-payload_equal(Datum stored, Jsonb *computed)
-{
-	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(stored));
-
-	return VARSIZE_ANY_EXHDR(v) == VARSIZE(computed) - VARHDRSZ &&
-		memcmp(VARDATA_ANY(v), VARDATA(computed), VARSIZE(computed) - VARHDRSZ) == 0;
-}
-
-static void
-write_rows(SPIPlanPtr plan, Datum *values, const Datum *tsd, const Datum *jd, int n, int expect)
-{
-	int			rc;
-
-	if (n == 0)
-		return;
-	values[4] = PointerGetDatum(construct_array((Datum *) tsd, n, TIMESTAMPTZOID,
-												sizeof(TimestampTz), FLOAT8PASSBYVAL,
-												TYPALIGN_DOUBLE));
-	values[5] = PointerGetDatum(construct_array((Datum *) jd, n, JSONBOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != expect)
-		elog(ERROR, "writing predictions failed: %s", SPI_result_code_string(rc));
-}
-
 typedef struct ScoreStats
 {
 	int64		inserted;
@@ -971,199 +359,6 @@ ms_since(instr_time start)
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, start);
 	return INSTR_TIME_GET_MILLISEC(now);
-}
-
-/* ---------------------------------------------------------------- direct writes */
-
-/*
- * New predictions go straight into the heap and indexes of their monthly
- * partition (bulk_insert.c: what COPY does, without the executor's INSERT)
- * when nothing else has to see them go in: no trigger or rule on
- * agentpreds or the partition (the foreign key's RI triggers count: with
- * the FK in place every row goes through INSERT), no row-level security,
- * and exactly the seven columns of the contract (so no user column misses
- * its default).  The partition of a row is found from the partition
- * bounds as the executor's routing does; created_at is now().  Otherwise
- * the batch goes through the prepared INSERT ... SELECT FROM unnest(...).
- */
-#define PRED_NCOLS 7
-
-static const char *const pred_cols[PRED_NCOLS] = {
-	"agent_version_id", "symbol", "timeframe", "timestamp", "horizon", "payload", "created_at"
-};
-
-typedef struct PredPartition
-{
-	Oid			relid;
-	bool		direct;			/* direct writes possible */
-	int			natts;
-	int			attpos[PRED_NCOLS]; /* 0-based position of each contract column */
-} PredPartition;
-
-typedef struct PredTarget
-{
-	Relation	parent;			/* trading.agentpreds, RowExclusiveLock; NULL: never direct */
-	PartitionKey key;
-	PartitionDesc pd;
-	List	   *parts;			/* of PredPartition *, the ones met so far */
-	TimestampTz now;
-} PredTarget;
-
-static void
-pred_target_open(PredTarget *t)
-{
-	Oid			relid = RangeVarGetRelid(makeRangeVar("trading", "agentpreds", -1),
-										 RowExclusiveLock, false);
-	Relation	rel = table_open(relid, NoLock);
-	PartitionKey key;
-
-	memset(t, 0, sizeof(*t));
-	t->now = GetCurrentTransactionStartTimestamp();
-	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || rel->trigdesc != NULL ||
-		rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
-	{
-		table_close(rel, NoLock);
-		return;
-	}
-	key = RelationGetPartitionKey(rel);
-	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
-		key->partattrs[0] == 0 ||
-		strcmp(NameStr(TupleDescAttr(RelationGetDescr(rel), key->partattrs[0] - 1)->attname),
-			   "timestamp") != 0 ||
-		key->parttypid[0] != TIMESTAMPTZOID)
-	{
-		table_close(rel, NoLock);
-		return;
-	}
-	t->parent = rel;
-	t->key = key;
-	t->pd = RelationGetPartitionDesc(rel, true);
-}
-
-static void
-pred_target_close(PredTarget *t)
-{
-	if (t->parent)
-		table_close(t->parent, NoLock);
-	t->parent = NULL;
-}
-
-/* The partition holding ts, or InvalidOid (no partition: the executor will say so). */
-static Oid
-pred_partition_of(PredTarget *t, TimestampTz ts)
-{
-	PartitionBoundInfo bi = t->pd->boundinfo;
-	Datum		v = TimestampTzGetDatum(ts);
-	bool		equal = false;
-	int			idx = -1;
-
-	if (bi == NULL)
-		return InvalidOid;
-	if (bi->ndatums > 0)
-	{
-		int			off = partition_range_datum_bsearch(t->key->partsupfunc,
-														t->key->partcollation,
-														bi, 1, &v, &equal);
-
-		idx = bi->indexes[off + 1];
-	}
-	if (idx < 0)
-		idx = bi->default_index;
-	return idx < 0 ? InvalidOid : t->pd->oids[idx];
-}
-
-static PredPartition *
-pred_partition(PredTarget *t, Oid relid)
-{
-	static const Oid types[PRED_NCOLS] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID,
-	JSONBOID, TIMESTAMPTZOID};
-	ListCell   *lc;
-	PredPartition *p;
-	Relation	rel;
-	TupleDesc	desc;
-	int			live = 0;
-
-	foreach(lc, t->parts)
-	{
-		p = lfirst(lc);
-		if (p->relid == relid)
-			return p;
-	}
-	p = palloc0(sizeof(PredPartition));
-	p->relid = relid;
-	p->direct = fsmml_bulk_insert_possible(relid);
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	p->natts = desc->natts;
-	for (int c = 0; c < PRED_NCOLS; c++)
-		p->attpos[c] = -1;
-	for (int a = 0; a < desc->natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, a);
-		bool		known = false;
-
-		if (att->attisdropped)
-			continue;
-		live++;
-		for (int c = 0; c < PRED_NCOLS; c++)
-			if (strcmp(NameStr(att->attname), pred_cols[c]) == 0 && att->atttypid == types[c])
-			{
-				p->attpos[c] = a;
-				known = true;
-			}
-		if (!known || att->attgenerated)
-			p->direct = false;
-	}
-	if (live != PRED_NCOLS || rel->rd_rel->relrowsecurity)
-		p->direct = false;
-	table_close(rel, AccessShareLock);
-	t->parts = lappend(t->parts, p);
-	return p;
-}
-
-/*
- * Writes rows [0, n) directly when every row's partition allows it;
- * returns false (nothing written) otherwise.
- */
-static bool
-write_rows_direct(PredTarget *t, const Datum *fixed, const Datum *tsd, const Datum *jd, int n)
-{
-	Oid		   *part = palloc(sizeof(Oid) * n);
-	int			r = 0;
-
-	if (t->parent == NULL || n == 0)
-		return false;
-	for (int k = 0; k < n; k++)
-	{
-		part[k] = pred_partition_of(t, DatumGetTimestampTz(tsd[k]));
-		if (!OidIsValid(part[k]) ||
-			((k == 0 || part[k] != part[k - 1]) && !pred_partition(t, part[k])->direct))
-			return false;
-	}
-	while (r < n)
-	{
-		PredPartition *p = pred_partition(t, part[r]);
-		FsmmlBulkInsert *bi = fsmml_bulk_insert_begin(p->relid);
-		Datum	   *values = palloc0(sizeof(Datum) * p->natts);
-		bool	   *nulls = palloc(sizeof(bool) * p->natts);
-
-		memset(nulls, true, sizeof(bool) * p->natts);
-		for (int c = 0; c < PRED_NCOLS; c++)
-			nulls[p->attpos[c]] = false;
-		values[p->attpos[0]] = fixed[0];	/* agent_version_id */
-		values[p->attpos[1]] = fixed[1];	/* symbol */
-		values[p->attpos[2]] = fixed[2];	/* timeframe */
-		values[p->attpos[4]] = fixed[3];	/* horizon */
-		values[p->attpos[6]] = TimestampTzGetDatum(t->now);
-		for (; r < n && part[r] == p->relid; r++)
-		{
-			values[p->attpos[3]] = tsd[r];
-			values[p->attpos[5]] = jd[r];
-			fsmml_bulk_insert_row(bi, values, nulls);
-		}
-		fsmml_bulk_insert_end(bi);
-	}
-	return true;
 }
 
 /*
@@ -1227,7 +422,7 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 		INSTR_TIME_SET_CURRENT(t0);
 		old = MemoryContextSwitchTo(batchcxt);
 		for (int k = 0; k < m; k++)
-			payload[k] = prob_payload(prob[k]);
+			payload[k] = fsmml_prob_payload(prob[k]);
 		st->payload_ms += ms_since(t0);
 
 		INSTR_TIME_SET_CURRENT(t0);
@@ -1255,7 +450,7 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 				Datum		stored = SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc,
 												   2, &isnull);
 
-				if (!isnull && payload_equal(stored, payload[k]))
+				if (!isnull && fsmml_payload_equal(stored, payload[k]))
 					st->unchanged++;
 				else
 				{
@@ -1273,11 +468,11 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 		if (SPI_tuptable)
 			SPI_freetuptable(SPI_tuptable);
 
-		if (write_rows_direct(target, values, ins_ts, ins_j, nins))
+		if (fsmml_write_rows_direct(target, values, ins_ts, ins_j, nins))
 			st->direct += nins;
 		else
-			write_rows(plans->insert, values, ins_ts, ins_j, nins, SPI_OK_INSERT);
-		write_rows(plans->update, values, upd_ts, upd_j, nupd, SPI_OK_UPDATE);
+			fsmml_write_rows(plans->insert, values, ins_ts, ins_j, nins, SPI_OK_INSERT);
+		fsmml_write_rows(plans->update, values, upd_ts, upd_j, nupd, SPI_OK_UPDATE);
 		st->inserted += nins;
 		st->updated += nupd;
 		st->write_ms += ms_since(t0);
@@ -1305,8 +500,8 @@ PG_FUNCTION_INFO_V1(fsmml_score);
 Datum
 fsmml_score(PG_FUNCTION_ARGS)
 {
-	char	   *symbol = arg_cstring(fcinfo, 0, "symbol");
-	char	   *timeframe = arg_cstring(fcinfo, 1, "timeframe");
+	char	   *symbol = fsmml_arg_cstring(fcinfo, 0, "symbol");
+	char	   *timeframe = fsmml_arg_cstring(fcinfo, 1, "timeframe");
 	TimestampTz from_ts;
 	TimestampTz to_ts;
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -1347,7 +542,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 	{
 		ereport(NOTICE,
 				(errmsg("%s %s has no XGBoost direction champion; nothing scored", symbol, timeframe),
-				 errhint("%s", no_champion_hint)));
+				 errhint("%s", fsmml_no_champion_hint)));
 		SPI_finish();
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(opcxt);
@@ -1366,8 +561,8 @@ fsmml_score(PG_FUNCTION_ARGS)
 
 		create_partitions(fsmml_unix_to_ts(bars->bars[row_from].ts),
 						  fsmml_unix_to_ts(bars->bars[bars->n - 1].ts));
-		plans = prepare_pred_plans();
-		pred_target_open(&target);
+		plans = fsmml_prepare_pred_plans();
+		fsmml_pred_target_open(&target);
 		champcxt = AllocSetContextCreate(opcxt, "fsmml score champion", ALLOCSET_DEFAULT_SIZES);
 		batchcxt = AllocSetContextCreate(opcxt, "fsmml score batch", ALLOCSET_DEFAULT_SIZES);
 		foreach(lc, champs)
@@ -1382,8 +577,8 @@ fsmml_score(PG_FUNCTION_ARGS)
 
 			memset(&st, 0, sizeof(st));
 			lock_version_preds(c->id);
-			features = champion_features(c, timeframe, instance);
-			b = load_booster(champcxt, c, c->model, instance);
+			features = fsmml_champion_features(c, timeframe, instance);
+			b = fsmml_load_booster(champcxt, c, c->model, instance);
 			INSTR_TIME_SET_CURRENT(t0);
 			ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
 									 features, 0, false, champcxt);
@@ -1402,7 +597,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(champcxt);	/* frees the booster and the matrix */
 		}
-		pred_target_close(&target);
+		fsmml_pred_target_close(&target);
 	}
 
 	SPI_finish();

@@ -330,7 +330,7 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 				MemoryContext cxt)
 {
 	char	   *instance = fsmml_instance_name(agent, symbol, timeframe);
-	TrainParams *p = fsmml_train_params(agent, params, cxt);
+	TrainParams *p = fsmml_train_params(agent, timeframe, params, cxt);
 	List	   *features = fsmml_resolve_features(timeframe, p->features);
 	FsmmlBars  *bars;
 	FsmmlDataset *ds;
@@ -359,7 +359,8 @@ train_direction(const char *agent, const char *symbol, const char *timeframe, Js
 				 errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe),
 				 errhint("Load bars for the symbol and timeframe first; symbols are case-sensitive.")));
 	if (p->features == NIL)
-		features = fsmml_prune_warmup_features(features, timeframe, window_start(bars, p), bars->n);
+		features = fsmml_prune_null_features(symbol, timeframe, bars, window_start(bars, p),
+											 features, p->horizon);
 	ds = fsmml_dataset_build(symbol, timeframe, bars, window_start(bars, p), bars->n,
 							 features, p->horizon, true, cxt);
 	if (ds->nrows == 0 && ds->dropped_null > 0)

@@ -66,11 +66,54 @@ lookback_context(void *arg)
 	errcontext("while reading params.lookback (\"all\", an interval such as \"180 days\", or a number of bars)");
 }
 
-/* "all", an interval such as "180 days", or a number of bars. */
+/*
+ * The default training window, in bars of the series' timeframe (README,
+ * "Training"): 180 days of 1m bars, then longer spans as bars get longer so
+ * that every timeframe has thousands of rows (180 days of 1d bars were 180
+ * rows, too few for five folds).
+ */
+static int64
+default_lookback_bars(const char *timeframe)
+{
+	static const struct
+	{
+		const char *tf;
+		int64		bars;
+	}			table[] = {
+		{"1m", 259200},			/* 180 days */
+		{"5m", 105120},			/* 1 year */
+		{"15m", 35040},			/* 1 year */
+		{"1h", 17520},			/* 2 years */
+		{"4h", 8760},			/* 4 years */
+		{"1d", 3650},			/* 10 years */
+	};
+
+	for (int i = 0; i < lengthof(table); i++)
+		if (strcmp(table[i].tf, timeframe) == 0)
+			return table[i].bars;
+	elog(ERROR, "no default look-back for timeframe \"%s\"", timeframe);
+	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * "auto" (or absent: the per-timeframe default in bars, written back into
+ * the resolved params as that number), "all", an interval such as
+ * "180 days", or a number of bars.
+ */
 static void
-parse_lookback(cJSON *obj, TrainParams *p)
+parse_lookback(cJSON *obj, TrainParams *p, const char *timeframe)
 {
 	cJSON	   *v = cJSON_GetObjectItemCaseSensitive(obj, "lookback");
+
+	if (v == NULL || cJSON_IsNull(v) ||
+		(cJSON_IsString(v) && pg_strcasecmp(v->valuestring, "auto") == 0))
+	{
+		p->lookback_bars = default_lookback_bars(timeframe);
+		if (v != NULL)
+			cJSON_DeleteItemFromObjectCaseSensitive(obj, "lookback");
+		cJSON_AddNumberToObject(obj, "lookback", (double) p->lookback_bars);
+		return;
+	}
 
 	if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && v->valuedouble >= 1)
 	{
@@ -97,7 +140,7 @@ parse_lookback(cJSON *obj, TrainParams *p)
 		if (p->lookback_us > 0)
 			return;
 	}
-	bad_param("lookback", "\"all\", a positive interval or a number of bars", "\"180 days\"");
+	bad_param("lookback", "\"auto\", \"all\", a positive interval or a number of bars", "\"180 days\"");
 }
 
 static List *
@@ -166,7 +209,7 @@ check_xgb_limits(TrainParams *p)
 }
 
 TrainParams *
-fsmml_train_params(const char *agent, Jsonb *params, MemoryContext mcxt)
+fsmml_train_params(const char *agent, const char *timeframe, Jsonb *params, MemoryContext mcxt)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(mcxt);
 	TrainParams *p = palloc0(sizeof(TrainParams));
@@ -212,7 +255,7 @@ fsmml_train_params(const char *agent, Jsonb *params, MemoryContext mcxt)
 		cJSON_AddNumberToObject(defaults, "embargo", FS_MAX_LOOKBACK);
 
 	p->horizon = get_int(defaults, "horizon", 1, 10000, "a positive integer (bars ahead)", "5");
-	parse_lookback(defaults, p);
+	parse_lookback(defaults, p, timeframe);
 	p->folds = get_int(defaults, "folds", 1, 20, "an integer from 1 to 20", "5");
 	p->test_size = get_num(defaults, "test_size", 0, 0.9, true, "a number in (0, 0.9]", "0.2");
 	p->embargo = get_int(defaults, "embargo", 0, 1000000, "a non-negative integer (rows)", "50");

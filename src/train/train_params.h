@@ -31,9 +31,11 @@ typedef struct TrainParams
 
 /*
  * Merges trading.agents.default_params of agent with params (params.xgb
- * merged key by key) and checks every value.  Caller is SPI-connected; the
- * cJSON tree is owned by mcxt.
+ * merged key by key) and checks every value.  timeframe resolves the default
+ * look-back ("auto": a number of bars per timeframe).  Caller is
+ * SPI-connected; the cJSON tree is owned by mcxt.
  */
-extern TrainParams *fsmml_train_params(const char *agent, Jsonb *params, MemoryContext mcxt);
+extern TrainParams *fsmml_train_params(const char *agent, const char *timeframe,
+									   Jsonb *params, MemoryContext mcxt);
 
 #endif							/* FSMML_TRAIN_PARAMS_H */

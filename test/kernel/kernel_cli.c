@@ -305,8 +305,9 @@ check_bad(void)
 	CASE("volume +Inf", FS_ERR_VOLUME, volume, INFINITY);
 	CASE("duplicate ts", FS_ERR_ORDER, ts, next - step);
 	CASE("out-of-order ts", FS_ERR_ORDER, ts, next - 5 * step);
-	CASE("misaligned ts", FS_ERR_ALIGN, ts, next + 1);
-	CASE("misaligned ts (30 s)", FS_ERR_ALIGN, ts, next + step / 2);
+	CASE("ts 1 us after the previous bar", FS_ERR_SPACING, ts, next - step + 1);
+	CASE("ts just under half a step after the previous bar", FS_ERR_SPACING, ts,
+		 next - step + step / 2 - 1);
 	CASE("duplicate ts with bad price (order first)", FS_ERR_ORDER, ts, next - step);
 	cases[nc - 1].bar.close = NAN;
 #undef CASE
@@ -341,6 +342,10 @@ check_bad(void)
 		check(fs_check(st, &b) == FS_OK, "flat bar (high == low) accepted");
 		b.ts = next + 7 * step;
 		check(fs_check(st, &b) == FS_OK, "gap accepted");
+		b.ts = next - step / 2;
+		check(fs_check(st, &b) == FS_OK, "bar exactly half a step after the previous accepted");
+		b.ts = next + 15 * INT64_C(1000000);
+		check(fs_check(st, &b) == FS_OK, "bar off the epoch grid (+15 s) accepted");
 	}
 
 	/* a gap is counted, and the state keeps stepping after rejections */
@@ -368,10 +373,13 @@ check_bad(void)
 
 		check(fs_check_bar(&b, INT64_MIN, step) == FS_OK &&
 			  fs_check_bar(&b, t0, step) == FS_ERR_ORDER &&
-			  fs_check_bar(&b, t0 - step, 5 * step) == FS_OK &&
-			  fs_check_bar(&b, INT64_MIN, 7 * step) == FS_ERR_ALIGN &&
-			  fs_check_bar(&b, INT64_MIN, 0) == FS_ERR_ALIGN,
-			  "fs_check_bar: order, alignment, step <= 0");
+			  fs_check_bar(&b, t0 - 3 * step, 5 * step) == FS_OK &&
+			  fs_check_bar(&b, t0 - 2 * step, 5 * step) == FS_ERR_SPACING &&
+			  fs_check_bar(&b, INT64_MIN, 7 * step) == FS_OK &&
+			  fs_check_bar(&b, t0 - 4 * step, 7 * step) == FS_OK &&
+			  fs_check_bar(&b, t0 - 3 * step, 7 * step) == FS_ERR_SPACING &&
+			  fs_check_bar(&b, INT64_MIN, 0) == FS_ERR_SPACING,
+			  "fs_check_bar: order, spacing (half a step), step <= 0");
 		b.low = NAN;
 		check(fs_check_bar(&b, INT64_MIN, step) == FS_ERR_PRICE, "fs_check_bar: price");
 	}
@@ -396,6 +404,14 @@ check_bad(void)
 	memcpy(snap, st, sz);
 	((unsigned char *) snap)[4] ^= 0x01;
 	check(!fs_state_valid(snap, sz), "fs_state_valid rejects another layout version");
+	{
+		/* a 0.1.0 blob (layout 1, no origin) must be refused, never misread */
+		uint32_t	v1 = 1;
+
+		memcpy(snap, st, sz);
+		memcpy((char *) snap + 4, &v1, 4);
+		check(!fs_state_valid(snap, sz), "fs_state_valid rejects a layout version 1 state");
+	}
 	check(!fs_state_valid(NULL, sz), "fs_state_valid rejects NULL");
 	{
 		/* damage every int64 slot in turn (step, head, HTF lengths...) */
@@ -459,6 +475,49 @@ check_bad(void)
 		check(allnull && !isnan(out[FS_NBASE_FEATURES + 3 * FS_HTF_FEATS]) &&
 			  !isnan(out[FS_NBASE_FEATURES + 4 * FS_HTF_FEATS]),
 			  "1h base: m5/m15/h1 NULL, h4/d1 computed");
+	}
+
+	/*
+	 * Offsets and daylight saving: hourly bars on :15 set the origin to 15
+	 * min; daily bars at 05:00 UTC, then 04:00 (summer), then 05:00 again,
+	 * are accepted and are not gaps; two missing days are one gap.
+	 */
+	fs_state_init(st, 60 * step);
+	{
+		FsBar		b = good_bar(t0 + 15 * step, 0);
+
+		check(fs_step(st, &b, out) == FS_OK && fs_state_origin(st) == 15 * step &&
+			  fs_bucket_start(t0 + 4 * 60 * step + 14 * step, 240 * step, fs_state_origin(st)) ==
+			  t0 + 15 * step &&
+			  fs_bucket_start(t0 + 4 * 60 * step + 15 * step, 240 * step, fs_state_origin(st)) ==
+			  t0 + 4 * 60 * step + 15 * step,
+			  "1h bars on :15: origin 15 min, 4h buckets start at 00:15, 04:15");
+	}
+	fs_state_init(st, 1440 * step);
+	{
+		int64_t		day = 1440 * step;
+		int64_t		ts[6] = {5 * 60 * step, day + 5 * 60 * step, 2 * day + 4 * 60 * step,
+		3 * day + 4 * 60 * step, 4 * day + 5 * 60 * step, 7 * day + 5 * 60 * step};
+		int			okd = 1;
+
+		for (k = 0; k < 6; k++)
+		{
+			FsBar		b = good_bar(t0 + ts[k], k);
+
+			okd &= fs_step(st, &b, out) == FS_OK;
+			if (k == 4)
+				okd &= fs_state_ngaps(st) == 0;
+		}
+		check(okd && fs_state_ngaps(st) == 1 && fs_state_origin(st) == 5 * 60 * step,
+			  "daily bars at 05:00/04:00 UTC (DST) accepted, not gaps; 3 days apart is a gap");
+	}
+	{
+		FsBar		b = good_bar(-7 * step - 3 * INT64_C(1000000), 0);
+
+		fs_state_init(st, step);
+		check(fs_step(st, &b, out) == FS_OK && fs_state_origin(st) == 57 * INT64_C(1000000) &&
+			  fs_bucket_start(b.ts, 5 * step, fs_state_origin(st)) == -10 * step + 57 * INT64_C(1000000),
+			  "pre-1970 origin and bucket start use a non-negative modulus");
 	}
 
 	/* flat series: undefined ratios are NULL, not garbage */

@@ -10,7 +10,8 @@ close,volume) in Python, written from the conventions of the specification
 output (its CSV, or its --raw bytes when the file name ends in .raw): every
 value within 1e-9 relative (1e-12 absolute near 0) and the same NULL pattern.  With --catalog (kernel_cli --catalog), also checks the names,
 the order and, on a gap-free series starting at a bucket boundary, that each
-catalogue lookback is the index of the feature's first value.
+catalogue lookback is the index of the feature's first value (multi-timeframe
+snapshots: (L + 1) * m - 1 1m bars for a value that needs L + 1 bars of m minutes).
 Exits non-zero on any mismatch.  The self-test checks the reference's own
 indicators against numbers worked out by hand.
 """
@@ -232,19 +233,23 @@ def base_features(o, h, lo, c, v):
 
 
 def htf_bars(ts, h, lo, c, step_us, htf_us):
-    """Aggregates base bars into epoch-aligned buckets.
+    """Aggregates base bars into buckets that follow the series' origin.
 
+    The origin is the first bar's offset from the epoch grid of the base step
+    (0 for a series on the grid): buckets are [origin + k len, origin + (k+1) len),
+    like date_bin(len, ts, origin); a bar belongs to the bucket of its open time.
     Returns per HTF bar its high, low, close and the base row at which it
     becomes visible: the bucket's last present bar when that bar closes at or
     after the bucket end, else the first bar of the next bucket (or never).
     """
-    bucket = ts // htf_us                         # floor division, epoch-aligned
+    origin = int(ts[0]) % step_us                 # Python's % is non-negative here
+    bucket = (ts - origin) // htf_us              # floor division
     starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
     ends = np.concatenate((starts[1:], [len(ts)])) - 1
     hh = np.maximum.reduceat(h, starts)
     ll = np.minimum.reduceat(lo, starts)
     cc = c[ends]
-    complete = ts[ends] + step_us >= (bucket[ends] + 1) * htf_us
+    complete = ts[ends] + step_us >= origin + (bucket[ends] + 1) * htf_us
     visible = np.where(complete, ends, ends + 1)  # len(ts) = never
     return hh, ll, cc, visible
 
@@ -350,8 +355,8 @@ def check_catalog(ref, ts, step_min, catalog_csv):
             tag, feat = name.split("_", 1)
             m = dict(HTFS)[tag]
             L = HTF_LOOKBACK[feat]
-            want_cat = L * m                    # documented: HTF bars x minutes
-            want_first = (L + 1) * m - 1 if step_min == 1 else None
+            # HTF bar L must be finished: visible at the last 1m bar of it
+            want_cat = want_first = (L + 1) * m - 1
         if lb != want_cat:
             print(f"#   catalogue lookback of {name} is {lb}, expected {want_cat}")
             bad += 1
@@ -428,6 +433,12 @@ def self_test():
     ones = np.ones(len(ts))
     _, _, _, vis = htf_bars(ts, ones, ones, ones, USEC_PER_MIN, 5 * USEC_PER_MIN)
     ok(list(vis) == [4, 8], "HTF visibility with a missing last bar")
+    # 1h bars on :15 from 00:15: 4h buckets 00:15-04:15, 04:15-08:15; the first
+    # is complete at the 03:15 bar (row 3), the second at 07:15 (row 7).
+    ts = (np.arange(10) * 60 + 15) * USEC_PER_MIN
+    ones = np.ones(len(ts))
+    hh, _, _, vis = htf_bars(ts, np.arange(10.0), ones, ones, 60 * USEC_PER_MIN, 240 * USEC_PER_MIN)
+    ok(list(vis) == [3, 7, 10] and list(hh) == [3.0, 7.0, 9.0], "HTF buckets follow a :15 origin")
     return bad
 
 

@@ -57,6 +57,23 @@ check "never two jobs of one instance at once" [ "$(q "SELECT count(*) FROM fsmm
     ON a.symbol = b.symbol AND a.id < b.id AND a.started_at < b.finished_at AND b.started_at < a.finished_at")" = 0 ]
 check "the schedules are gone and their jobs stopped" [ "$(q "SELECT count(*) FROM fsmml.schedules")" = 0 ]
 
+# ---- daily schedules (at, UTC)
+hm=$(q "SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'UTC', 'HH24:MI')")
+sd=$(asrole bgw_trainer "SELECT fsmml_schedule('DirectionXGB', 'AAA', '1m', at => '$hm', params => '$SMALL')")
+check "a daily schedule whose time passed today runs first tomorrow at that UTC time" \
+    [ "$(q "SELECT next_run - now() BETWEEN interval '22 hours' AND interval '23 hours'
+            AND to_char(next_run AT TIME ZONE 'UTC', 'HH24:MI') = '$hm' FROM fsmml.schedules WHERE id = $sd")" = t ]
+check "and queues nothing now" [ "$(q "SELECT count(*) FROM fsmml.jobs WHERE schedule_id = $sd")" = 0 ]
+q "UPDATE fsmml.schedules SET next_run = now() - interval '1 day' WHERE id = $sd" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null          # SIGHUP sets the launcher's latch: a pass now
+wait_for 10 "SELECT count(*) = 1 FROM fsmml.jobs WHERE schedule_id = $sd"
+check "when due, a daily schedule queues one job (missed days are not replayed)" [ $? = 0 ]
+check "and moves to the next day at its time" \
+    [ "$(q "SELECT next_run > now() AND next_run - now() <= interval '1 day'
+            AND to_char(next_run AT TIME ZONE 'UTC', 'HH24:MI') = '$hm' FROM fsmml.schedules WHERE id = $sd")" = t ]
+asrole bgw_trainer "SELECT fsmml_unschedule($sd)" >/dev/null
+wait_for 30 "SELECT count(*) = 0 FROM fsmml.jobs WHERE status IN ('queued', 'running')" || true
+
 # ---- privileges
 out=$(asrole bgw_reader "SELECT fsmml_schedule('DirectionXGB', 'AAA', '1m', '1 hour')")
 echo "# reader: $out"

@@ -49,7 +49,8 @@ checksums() {
                           c.oid::regclass), false, false, '')))[1]), ' ' ORDER BY c.oid::regclass::text)
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE n.nspname IN ('trading', 'fsmml') AND c.relkind IN ('r', 'p')
-                       AND NOT c.relispartition"
+                       AND NOT c.relispartition
+                       AND c.oid NOT IN ('trading.agents'::regclass, 'fsmml.settings_default'::regclass)"
 }
 before=$(checksums "$old")
 out=$(PGDATABASE=$old psql -X -q -c "SELECT fsmml_build_features('BTCUSDT', '1m')" 2>&1)
@@ -85,6 +86,13 @@ check "upgraded schema equals a fresh install (pg_dump --schema-only diff empty)
     head -60 "$W/schema.diff"
 check "the dump really shows the members (tables, functions, owners, grants)" \
     grep -q 'ALTER TABLE trading.features OWNER TO' "$W/fresh.sql"
+
+# The shipped catalogues (agents and their default params, default settings) are the
+# extension's own data: an upgrade brings them to what a fresh install ships.
+shipped() { PGDATABASE=$1 q "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (
+                                SELECT * FROM trading.agents) t" ; PGDATABASE=$1 q "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM fsmml.settings_default t"; }
+check "the shipped catalogues (trading.agents, fsmml.settings_default) equal a fresh install's" \
+    [ "$(shipped "$old")" = "$(shipped "$new")" ]
 
 # ---- the upgraded database works, for a trainer
 PGDATABASE=$old psql -X -q -v ON_ERROR_STOP=1 >"$W/work.log" 2>&1 <<'SQL'

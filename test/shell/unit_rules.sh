@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# unit_statefsm.sh — the state machine's rules (src/kernel/statefsm.c) on hand-made cases,
+# unit_rules.sh — the state machine (src/kernel/statefsm.c) and ExecRules (exec_rules.c) on hand cases,
 # compiled as strict C99 without PostgreSQL.
 . "$(dirname "$0")/../lib.sh"
 set -u
@@ -9,4 +9,8 @@ cc -std=c99 -O2 -Wall -Wextra -Werror -I src/kernel src/kernel/statefsm.c test/u
     -o "$bin" 2>"$bin.log"
 check "statefsm.c compiles as strict C99 without PostgreSQL" [ $? -eq 0 ] || cat "$bin.log"
 "$bin"
+cc -std=c99 -O2 -Wall -Wextra -Werror -I src/kernel src/kernel/exec_rules.c test/unit/exec_rules_test.c -lm \
+    -o "$bin.exec" 2>"$bin.log"
+check "exec_rules.c compiles as strict C99 without PostgreSQL" [ $? -eq 0 ] || cat "$bin.log"
+"$bin.exec"
 finish
