@@ -84,6 +84,8 @@ psql -X -q -c "ALTER SYSTEM SET fsmml.job_max_attempts = 2" -c "SELECT pg_reload
 sleep 0.3
 j=$(queue K1)
 for attempt in 1 2; do
+    # the attempt's own row: the retry exists once the launcher has seen the last one lost
+    wait_for 30 "SELECT count(*) = $attempt FROM fsmml.jobs WHERE $j IN (id, retry_of)" || true
     cur=$(q "SELECT max(id) FROM fsmml.jobs WHERE $j IN (id, retry_of)")
     pid=$(worker_training "$cur")
     [ -n "$pid" ] && q "SELECT pg_terminate_backend($pid)" >/dev/null
