@@ -353,6 +353,11 @@ fsmml_scheduler_status(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (!fsmml_bgw_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fsmml's scheduler is not running"),
+				 errhint("Add fsmml to shared_preload_libraries and restart the server.")));
 	values[0] = CStringGetTextDatum(fsmml_bgw_database);
 	values[1] = Int32GetDatum(pid);
 	nulls[1] = pid == 0;

@@ -98,10 +98,12 @@ fsmml_bgw_init(void)
 {
 	BackgroundWorker worker;
 
-	DefineCustomStringVariable("fsmml.database",
-							   "Database in which fsmml's scheduler runs jobs.",
-							   NULL, &fsmml_bgw_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* A PGC_POSTMASTER variable can only be defined at preload (later is FATAL). */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("fsmml.database",
+								   "Database in which fsmml's scheduler runs jobs.",
+								   NULL, &fsmml_bgw_database, "postgres",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("fsmml.max_workers",
 							"Jobs run at once by fsmml's scheduler.",
 							"Each is a background worker: keep it below max_worker_processes.",
