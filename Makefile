@@ -21,7 +21,8 @@ OBJS = \
 	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o \
 	src/agents/agent.o src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \
-	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o
+	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o \
+	src/bgw/scheduler.o src/bgw/launcher.o src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

@@ -49,7 +49,11 @@ max_worker_processes = 16
 log_min_messages = warning
 timezone = 'UTC'
 CONF
-    [ -n "$preload" ] && echo "shared_preload_libraries = '$preload'" >>"$dir/data/postgresql.conf"
+    if [ -n "$preload" ]; then
+        echo "shared_preload_libraries = '$preload'" >>"$dir/data/postgresql.conf"
+        # fsmml's scheduler (launcher) serves this database; test/shell/bgw_*.sh use it.
+        echo "fsmml.database = 'postgres'" >>"$dir/data/postgresql.conf"
+    fi
     as_owner "'$PGBIN/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 start" >/dev/null ||
         { cat "$dir/server.log"; return 1; }
     export PGHOST=$dir PGPORT=5432 PGUSER=postgres

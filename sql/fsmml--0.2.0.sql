@@ -754,3 +754,213 @@ GRANT EXECUTE ON FUNCTION fsmml_state_distribution(text, text, integer) TO fsmml
 REVOKE ALL ON FUNCTION fsmml_transition_matrix(text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_transition_matrix(text, text, integer) TO fsmml_reader;
 /* ---- end h7 (state functions) ---- */
+
+/* ---------------------------------------------------------------- h6: scheduler and monitoring (issue 10)
+ * Retrains run by background workers (src/bgw/): schedules, the job queue, cancel; live
+ * health of champions and feature drift (PSI) against bin edges stored with each version.
+ * Tables are owned by fsmml_owner and written only through the functions below. */
+CREATE TABLE fsmml.schedules (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    agent           text NOT NULL REFERENCES trading.agents (name),
+    every           interval CHECK (every >= interval '1 second'),
+    at              time,
+    params          jsonb NOT NULL DEFAULT '{}',
+    retrain_when    text NOT NULL DEFAULT 'always' CHECK (retrain_when IN ('always', 'drift', 'auc')),
+    auc_floor       double precision CHECK (auc_floor BETWEEN 0 AND 1),
+    run_as          regrole NOT NULL,
+    next_run        timestamptz NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (symbol, id),
+    CHECK ((every IS NULL) <> (at IS NULL)),
+    CHECK ((retrain_when = 'auc') = (auc_floor IS NOT NULL))
+);
+CREATE UNIQUE INDEX schedules_id ON fsmml.schedules (id);
+
+CREATE TABLE fsmml.jobs (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL,
+    agent           text NOT NULL,
+    schedule_id     bigint,
+    params          jsonb NOT NULL DEFAULT '{}',
+    retrain_when    text NOT NULL DEFAULT 'always',
+    auc_floor       double precision,
+    run_as          regrole NOT NULL,
+    trigger         text NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry')),
+    status          text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'running', 'succeeded', 'skipped', 'failed', 'cancelled')),
+    attempt         integer NOT NULL DEFAULT 1,
+    retry_of        bigint,
+    not_before      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    queued_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    pid             integer,
+    version_id      bigint,
+    decision        text,
+    error           text,
+    PRIMARY KEY (symbol, id)
+);
+CREATE UNIQUE INDEX jobs_id ON fsmml.jobs (id);
+CREATE INDEX jobs_open ON fsmml.jobs (not_before) WHERE status IN ('queued', 'running');
+CREATE INDEX jobs_finished ON fsmml.jobs (finished_at);
+-- One job produces at most one version.
+CREATE UNIQUE INDEX jobs_version ON fsmml.jobs (version_id);
+
+/* The training window's distribution of each input feature: interior bin edges (deciles)
+ * and the share of training rows per bin (bin i = number of edges <= x). */
+CREATE TABLE fsmml.drift_reference (
+    symbol          text NOT NULL,
+    version_id      bigint NOT NULL,
+    feature         text NOT NULL,
+    edges           double precision[] NOT NULL,
+    expected        double precision[] NOT NULL,
+    rows            bigint NOT NULL,
+    PRIMARY KEY (symbol, version_id, feature)
+);
+
+CREATE FUNCTION fsmml_schedule(agent text, symbol text, timeframe text, every interval DEFAULT NULL,
+                               params jsonb DEFAULT '{}', at text DEFAULT NULL,
+                               retrain_when text DEFAULT 'always',
+                               auc_floor double precision DEFAULT NULL)
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_schedule'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_unschedule(id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_unschedule'
+    LANGUAGE C VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_retrain_now(agent text, symbol text, timeframe text, params jsonb DEFAULT '{}')
+RETURNS bigint
+    AS 'MODULE_PATHNAME', 'fsmml_retrain_now'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_cancel_job(id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_cancel_job'
+    LANGUAGE C VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_scheduler_status(OUT database text, OUT launcher_pid integer,
+                                       OUT max_workers integer, OUT running integer)
+RETURNS record
+    AS 'MODULE_PATHNAME', 'fsmml_scheduler_status'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION fsmml.timeframe_interval(timeframe text) RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE timeframe WHEN '1m' THEN interval '1 minute' WHEN '5m' THEN interval '5 minutes'
+                            WHEN '15m' THEN interval '15 minutes' WHEN '1h' THEN interval '1 hour'
+                            WHEN '4h' THEN interval '4 hours' WHEN '1d' THEN interval '1 day' END $$;
+
+/* PSI of each input feature of a version over the last `bars` bars (default
+ * fsmml.drift_window) against its training window; the bars are read with the caller's rights. */
+CREATE FUNCTION fsmml_drift(version_id bigint, bars integer DEFAULT NULL)
+RETURNS TABLE (feature text, psi double precision, major boolean, live_rows bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH v AS (
+        SELECT av.id, av.symbol, av.timeframe FROM trading.agentversions av WHERE av.id = $1
+    ), win AS (
+        SELECT v.*, (SELECT min(t."timestamp") FROM (
+                        SELECT h."timestamp" FROM trading.historicaldata h
+                        WHERE h.symbol = v.symbol AND h.timeframe = v.timeframe
+                        ORDER BY h."timestamp" DESC
+                        LIMIT coalesce($2, current_setting('fsmml.drift_window', true)::integer, 1440)) t) AS since
+        FROM v
+    ), live AS (
+        SELECT to_jsonb(f) AS j FROM win, @extschema@.fsmml_features(win.symbol, win.timeframe, win.since) f
+    ), binned AS (
+        SELECT r.feature, r.expected, width_bucket((l.j ->> r.feature)::float8, r.edges) AS bin
+        FROM win JOIN fsmml.drift_reference r ON r.symbol = win.symbol AND r.version_id = win.id
+        CROSS JOIN live l WHERE l.j ->> r.feature IS NOT NULL
+    ), counts AS (
+        SELECT feature, expected, bin, count(*) AS n, sum(count(*)) OVER (PARTITION BY feature) AS total
+        FROM binned GROUP BY feature, expected, bin
+    ), shares AS (
+        -- every bin of the reference, empty ones too; shares floored at 1e-4 (ln 0)
+        SELECT r.feature, greatest(r.expected[b + 1], 1e-4) AS e,
+               greatest(coalesce(c.n / c.total, 0), 1e-4) AS a, max(c.total) OVER (PARTITION BY r.feature) AS total
+        FROM win JOIN fsmml.drift_reference r ON r.symbol = win.symbol AND r.version_id = win.id
+        CROSS JOIN LATERAL generate_series(0, cardinality(r.edges)) b
+        LEFT JOIN counts c ON c.feature = r.feature AND c.bin = b
+    )
+    SELECT feature, sum((a - e) * ln(a / e)), sum((a - e) * ln(a / e)) > 0.25, coalesce(max(total), 0)::bigint
+    FROM shares GROUP BY feature ORDER BY 2 DESC, 1
+$$;
+
+/* Each champion's training-time hold-out figures beside live ones computed from its own
+ * predictions in trading.agentpreds whose label is known (the bar H bars later exists). */
+CREATE VIEW fsmml.model_health WITH (security_invoker = true) AS
+WITH champ AS (
+    SELECT av.id, av.symbol, av.timeframe, av.agent, av.version,
+           coalesce((av.params ->> 'horizon')::integer, 1) AS h,
+           coalesce((av.params ->> 'threshold')::float8, 0) AS thr,
+           coalesce((av.params ->> 'fee_bps')::float8, 0) AS fee_bps,
+           av.metrics -> 'holdout' AS ho, av.test_to
+    FROM trading.agentversions av WHERE av.status = 'champion'
+), labelled AS (
+    SELECT c.id, p."timestamp", (p.payload ->> 'prob_up')::float8 AS prob,
+           (b1.close > b0.close)::integer AS y, (b1.close / b0.close - 1)::float8 AS ret, c.thr, c.fee_bps
+    FROM champ c
+    JOIN trading.agentpreds p ON p.agent_version_id = c.id AND p.symbol = c.symbol
+         AND p.timeframe = c.timeframe AND p.payload ? 'prob_up'
+    JOIN trading.historicaldata b0 ON b0.symbol = p.symbol AND b0.timeframe = p.timeframe
+         AND b0."timestamp" = p."timestamp"
+    JOIN trading.historicaldata b1 ON b1.symbol = p.symbol AND b1.timeframe = p.timeframe
+         AND b1."timestamp" = p."timestamp" + c.h * fsmml.timeframe_interval(c.timeframe)
+), ranked AS (
+    SELECT l.*, rank() OVER (PARTITION BY id ORDER BY prob)
+                + (count(*) OVER (PARTITION BY id, prob) - 1) / 2.0 AS r,
+           CASE WHEN abs(prob - 0.5) >= thr AND prob <> 0.5 THEN sign(prob - 0.5) ELSE 0 END AS side
+    FROM labelled l
+), positioned AS (
+    SELECT r.*, abs(side - coalesce(lag(side) OVER (PARTITION BY id ORDER BY "timestamp"), 0)) AS change
+    FROM ranked r
+), live AS (
+    SELECT id, count(*) AS n, sum(y) AS npos,
+           avg(((prob > 0.5)::integer = y)::integer) AS hit_rate,
+           avg((prob - y) ^ 2) AS brier,
+           (sum(r) FILTER (WHERE y = 1) - sum(y) * (sum(y) + 1) / 2.0)
+               / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
+           -- the training backtest's rule: fee_bps per unit of position change
+           sum(side * ret) - sum(change) * max(fee_bps) / 1e4 AS pnl,
+           count(*) FILTER (WHERE change <> 0) AS trades,
+           max("timestamp") AS last_labelled
+    FROM positioned GROUP BY id
+)
+SELECT c.symbol, c.timeframe, c.agent, c.id AS version_id, c.version,
+       (c.ho ->> 'auc')::float8 AS train_auc, (c.ho ->> 'brier')::float8 AS train_brier,
+       (c.ho ->> 'accuracy')::float8 AS train_hit_rate, (c.ho -> 'backtest' ->> 'pnl')::float8 AS train_pnl,
+       coalesce(l.n, 0) AS live_rows, l.auc::float8 AS live_auc, l.brier::float8 AS live_brier,
+       l.hit_rate::float8 AS live_hit_rate, l.pnl::float8 AS live_pnl, l.trades AS live_trades,
+       NULL::float8 AS live_coverage,
+       l.last_labelled
+FROM champ c LEFT JOIN live l ON l.id = c.id;
+
+SELECT pg_catalog.pg_extension_config_dump('fsmml.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.drift_reference', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.schedules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.jobs_id_seq', '');
+
+ALTER TABLE fsmml.schedules OWNER TO fsmml_owner;
+ALTER TABLE fsmml.jobs OWNER TO fsmml_owner;
+ALTER TABLE fsmml.drift_reference OWNER TO fsmml_owner;
+GRANT SELECT ON fsmml.schedules, fsmml.jobs, fsmml.drift_reference TO fsmml_reader;
+GRANT SELECT ON fsmml.model_health TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_schedule(text, text, text, interval, jsonb, text, text, double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_schedule(text, text, text, interval, jsonb, text, text, double precision) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_unschedule(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_unschedule(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_retrain_now(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_retrain_now(text, text, text, jsonb) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_cancel_job(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_cancel_job(bigint) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_drift(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_drift(bigint, integer) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_scheduler_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_scheduler_status() TO fsmml_reader;
+/* ---------------------------------------------------------------- end h6 */

@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "bgw.h"
 #include "fsmml.h"
 #include "privilege.h"
 #include "progress.h"
@@ -25,6 +26,7 @@ void
 _PG_init(void)
 {
 	fsxgb_guc_init();
+	fsmml_bgw_init();			/* GUCs before the prefix is reserved */
 
 	MarkGUCPrefixReserved("fsmml");
 

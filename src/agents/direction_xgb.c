@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "bgw.h"
 #include "dataset.h"
 #include "fsmml.h"
 #include "metrics.h"
@@ -188,6 +189,7 @@ train_direction(FsAgentTrainCtx *ctx)
 		fsmml_registry_lock_instance(agent, symbol, timeframe);
 		champion = fsmml_registry_champion(agent, symbol, timeframe);
 		row = fsmml_registry_insert(&v);
+		fsmml_drift_store_reference(symbol, row.id, ds, plan->dev_end);
 
 		res.version_id = row.id;
 		res.version = row.version;
