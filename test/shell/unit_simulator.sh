@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# unit_simulator.sh — the bar simulator (src/kernel/simulator.c) and the TPE sampler
-# (src/kernel/tpe.c) on hand cases, compiled as strict C99 without PostgreSQL.
+# unit_simulator.sh — the bar simulator (src/kernel/simulator.c) on hand-computed cases,
+# compiled as strict C99 without PostgreSQL.
 . "$(dirname "$0")/../lib.sh"
 set -u
 cd "$ROOT"
