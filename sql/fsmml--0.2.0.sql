@@ -711,6 +711,10 @@ CREATE TABLE trading.backtest_trades (
 ALTER TABLE trading.calibrations ADD COLUMN agent text;
 ALTER TABLE trading.calibrations ADD COLUMN details jsonb NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX calibrations_id ON trading.calibrations (id);
+-- One active calibration per symbol/timeframe/method and agent (ExecRules and StateFSM apart).
+DROP INDEX trading.calibrations_one_active;
+CREATE UNIQUE INDEX calibrations_one_active
+    ON trading.calibrations (symbol, timeframe, method, coalesce(agent, '')) WHERE is_active;
 
 CREATE TABLE trading.calibration_trials (
     symbol          text NOT NULL,

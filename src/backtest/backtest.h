@@ -27,6 +27,7 @@ typedef struct BtSeries
 	const char *timeframe;
 	FsSimBar   *bars;
 	double	   *atr;			/* Wilder ATR(14), price units */
+	void	   *raw;			/* the FsmmlBars read (volumes too), for the feature kernel */
 	int64		n;
 	int64		from;			/* first bar at or after from_ts */
 } BtSeries;

@@ -53,7 +53,7 @@ bt_load_series(BtSeries *s, const char *symbol, const char *timeframe,
 			s->from = i;
 	}
 	fs_atr_wilder(s->bars, (size_t) s->n, 14, s->atr);
-	pfree(b->bars);
+	s->raw = b;
 }
 
 int64
