@@ -20,8 +20,7 @@ OBJS = \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o \
-	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o \
-	src/backtest/tmp_placeholder.o
+	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o src/backtest/report.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

@@ -112,6 +112,8 @@ fsmml_backtest(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
+	MemoryContextSwitchTo(opcxt);
 	bt_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &p, NULL, NULL);
 	bt_load_series(&s, symbol, timeframe, PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_TIMESTAMPTZ(3));
 	require_bars(&s);
@@ -180,6 +182,8 @@ fsmml_compare(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
+	MemoryContextSwitchTo(opcxt);
 	bt_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &p, NULL, NULL);
 	if (p.version_id > 0)
 		ereport(ERROR,

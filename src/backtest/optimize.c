@@ -545,6 +545,8 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(opcxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
+	MemoryContextSwitchTo(opcxt);
 	parse_opt_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &o);
 	if (o.activate && !caller_is_admin())
 		ereport(ERROR,
