@@ -239,7 +239,8 @@ typedef struct Parzen
 	int			n;				/* components: observations + prior */
 	double	   *mu,
 			   *sigma,
-			   *logw;
+			   *logw,
+			   *logz;			/* log of each component's mass inside the range */
 	double		lo,
 				hi;
 } Parzen;
@@ -267,7 +268,7 @@ argsort(const double *v, int n, int *idx)
 /* obs: internal values in chronological order; buffers hold n_obs + 1 entries */
 static void
 parzen_build(Parzen *pz, const double *obs, int n_obs, double lo, double hi,
-			 double prior_weight, double *mu, double *sigma, double *logw, int *idx)
+			 double prior_weight, double *mu, double *sigma, double *logw, double *logz, int *idx)
 {
 	int			n = n_obs + 1;
 	double		wsum = 0,
@@ -308,6 +309,9 @@ parzen_build(Parzen *pz, const double *obs, int n_obs, double lo, double hi,
 	for (int i = 0; i < n; i++)
 		sigma[i] = fmin(fmax(sigma[i], minsig), maxsig);
 	sigma[n_obs] = hi - lo;
+	pz->logz = logz;
+	for (int i = 0; i < n; i++)
+		logz[i] = log_gauss_mass((lo - mu[i]) / sigma[i], (hi - mu[i]) / sigma[i]);
 }
 
 static double
@@ -354,9 +358,7 @@ parzen_logpdf(const Parzen *pz, const FsTpeParam *p, double v)
 	for (int i = 0; i < pz->n; i++)
 	{
 		double		m = pz->mu[i],
-					sg = pz->sigma[i];
-		double		a = (pz->lo - m) / sg,
-					b = (pz->hi - m) / sg,
+					sg = pz->sigma[i],
 					lp;
 
 		if (p->step > 0)
@@ -364,7 +366,7 @@ parzen_logpdf(const Parzen *pz, const FsTpeParam *p, double v)
 			double		l = fmax(v - p->step / 2, pz->lo),
 						u = fmin(v + p->step / 2, pz->hi);
 
-			lp = log_gauss_mass((l - m) / sg, (u - m) / sg) - log_gauss_mass(a, b);
+			lp = log_gauss_mass((l - m) / sg, (u - m) / sg) - pz->logz[i];
 		}
 		else
 		{
@@ -374,7 +376,7 @@ parzen_logpdf(const Parzen *pz, const FsTpeParam *p, double v)
 			 * Optuna 3.1's truncnorm.logpdf leaves out the -log(sigma) of the
 			 * change of scale (fixed in later releases); kept, to be faithful.
 			 */
-			lp = -0.5 * z * z - LOG_SQRT_2PI - log_gauss_mass(a, b);
+			lp = -0.5 * z * z - LOG_SQRT_2PI - pz->logz[i];
 		}
 		lp += pz->logw[i];
 		if (terms)
@@ -399,6 +401,7 @@ parzen_logpdf(const Parzen *pz, const FsTpeParam *p, double v)
 			one.mu = &pz->mu[i];
 			one.sigma = &pz->sigma[i];
 			one.logw = &pz->logw[i];
+			one.logz = &pz->logz[i];
 			lp = parzen_logpdf(&one, p, v);
 		}
 		s += exp(lp - mx);
@@ -412,7 +415,7 @@ size_t
 fs_tpe_scratch_size(int n_trials, const FsTpeConfig *cfg)
 {
 	/* order keys, ranks, two mixtures of (n + 1) x 3, observations, candidates, idx */
-	return (size_t) (n_trials + 2) * 12 + (size_t) cfg->n_ei_candidates * 2 + 16;
+	return (size_t) (n_trials + 2) * 16 + (size_t) cfg->n_ei_candidates * 2 + 16;
 }
 
 /* ranking key: complete before pruned; pruned deeper first; then loss (NaN worst) */
@@ -447,6 +450,8 @@ fs_tpe_suggest(const FsTpeParam *params, int n_params,
 			   *mu_a,
 			   *sg_a,
 			   *w_a,
+			   *z_b,
+			   *z_a,
 			   *cand;
 
 	if (n < cfg->n_startup_trials)
@@ -463,7 +468,9 @@ fs_tpe_suggest(const FsTpeParam *params, int n_params,
 	mu_a = w_b + n + 1;
 	sg_a = mu_a + n + 1;
 	w_a = sg_a + n + 1;
-	cand = w_a + n + 1;
+	z_b = w_a + n + 1;
+	z_a = z_b + n + 1;
+	cand = z_a + n + 1;
 	order = (int *) (cand + cfg->n_ei_candidates + 1);
 	idx = order + n + 2;
 	is_below = (char *) (idx + n + 2);
@@ -510,8 +517,8 @@ fs_tpe_suggest(const FsTpeParam *params, int n_params,
 			else
 				obs_a[na++] = v;
 		}
-		parzen_build(&below, obs_b, nb, lo, hi, cfg->prior_weight, mu_b, sg_b, w_b, idx);
-		parzen_build(&above, obs_a, na, lo, hi, cfg->prior_weight, mu_a, sg_a, w_a, idx);
+		parzen_build(&below, obs_b, nb, lo, hi, cfg->prior_weight, mu_b, sg_b, w_b, z_b, idx);
+		parzen_build(&above, obs_a, na, lo, hi, cfg->prior_weight, mu_a, sg_a, w_a, z_a, idx);
 		for (int c = 0; c < cfg->n_ei_candidates; c++)
 			cand[c] = parzen_sample(&below, rng);
 		pick = cand[0];
@@ -541,7 +548,8 @@ fs_tpe_mixture_logpdf(const FsTpeParam *p, const double *obs, int n_obs,
 	double	   *in = scratch,
 			   *mu = in + n_obs + 1,
 			   *sg = mu + n_obs + 1,
-			   *w = sg + n_obs + 1;
+			   *w = sg + n_obs + 1,
+			   *z = w + n_obs + 1;
 	int			idx[4096];
 
 	if (n_obs >= 4096)
@@ -549,7 +557,7 @@ fs_tpe_mixture_logpdf(const FsTpeParam *p, const double *obs, int n_obs,
 	bounds(p, &lo, &hi);
 	for (int i = 0; i < n_obs; i++)
 		in[i] = to_internal(p, obs[i]);
-	parzen_build(&pz, in, n_obs, lo, hi, prior_weight, mu, sg, w, idx);
+	parzen_build(&pz, in, n_obs, lo, hi, prior_weight, mu, sg, w, z, idx);
 	return parzen_logpdf(&pz, p, to_internal(p, v));
 }
 

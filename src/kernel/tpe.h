@@ -102,7 +102,7 @@ extern int	fs_median_prune(double best_so_far, const double *others, int n_other
  * The log density (log bin probability when stepped) at external value v
  * of the Parzen mixture built from n_obs observations (external values,
  * chronological order) with the prior: what l(x) or g(x) is for a set.
- * scratch: 4 (n_obs + 1) doubles.  For checking against Optuna.
+ * scratch: 5 (n_obs + 1) doubles.  For checking against Optuna.
  */
 extern double fs_tpe_mixture_logpdf(const FsTpeParam *p, const double *obs, int n_obs,
 									double prior_weight, double v, double *scratch);

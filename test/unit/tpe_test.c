@@ -70,7 +70,7 @@ mixture_mode(void)
 		FsTpeParam	p = {"p", 0, 0, 0, 0};
 		double		v,
 					obs[2048],
-					scratch[4 * 2049];
+					scratch[5 * 2049];
 		int			n = 0,
 					off = 0,
 					used;
