@@ -94,6 +94,11 @@ call_as regress_trainer features_srf "SELECT count(*) FROM fsmml_features('SEC',
 call_as regress_trainer train "SELECT version FROM fsmml_train('DirectionXGB', 'SEC', '1m', '{\"folds\": 1, \"rounds\": 3, \"lookback\": \"all\", \"features\": [\"ret_1\", \"rsi_14\", \"ema_dist_20\"], \"xgb\": {\"nthread\": 1}}')"
 call_as regress_trainer score "SELECT fsmml_score('SEC', '1m', '-infinity', 'infinity')"
 call_as regress_reader predict "SELECT fsmml_predict('DirectionXGB', 'SEC', '1m')"
+V="(SELECT id FROM trading.agentversions WHERE symbol = 'SEC' ORDER BY id LIMIT 1)"
+call_as regress_trainer backtest "SELECT count(*) FROM fsmml_backtest('SEC', '1m', '-infinity', 'infinity', jsonb_build_object('version_id', $V))"
+call_as regress_trainer compare "SELECT count(*) FROM fsmml_compare($V, $V, '-infinity', 'infinity')"
+call_as regress_trainer optimize "SELECT count(*) FROM fsmml_optimize('ExecRules', 'SEC', '1m', 12)"
+call_as regress_reader report "SELECT length(fsmml_report('SEC', '1m'))"
 
 q "SELECT what, who, super FROM public.ran_as ORDER BY at" >"$W/ran_as.txt"
 echo "# planted code ran: $(grep -v '^call:' "$W/ran_as.txt" | cut -d'|' -f1,2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
