@@ -61,6 +61,20 @@ SELECT count(*) AS differing_rows FROM (
     (SELECT * FROM fsmml_features('OFF', '1h')
      EXCEPT SELECT * FROM trading.features WHERE symbol = 'OFF')) d;
 
+-- Incremental == batch on the offset series: 300 more bars on :15, resumed from the saved state.
+INSERT INTO trading.historicaldata
+SELECT 'OFF', '1h', '2024-01-01 00:15+00'::timestamptz + i * interval '1 hour',
+       1.1, 1.102, 1.098 - 0.0001 * (i % 7), 1.1 + 0.0002 * (i % 5), 50 + i % 11
+FROM generate_series(2000, 2299) AS i;
+SELECT fsmml_build_features('OFF', '1h');
+SELECT nbars FROM fsmml.feature_state WHERE symbol = 'OFF';
+SELECT count(*) AS differing_rows FROM (
+    (SELECT * FROM trading.features WHERE symbol = 'OFF'
+     EXCEPT SELECT * FROM fsmml_features('OFF', '1h'))
+    UNION ALL
+    (SELECT * FROM fsmml_features('OFF', '1h')
+     EXCEPT SELECT * FROM trading.features WHERE symbol = 'OFF')) d;
+
 -- ---------------------------------------------------------------- daily bars at New York midnight
 -- 05:00 UTC in winter, 04:00 UTC in summer.
 INSERT INTO trading.historicaldata

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-120}
 NMUT=${FUZZ_MUTANTS:-3000}
+# A busy machine slows single inputs down: a hang is still caught at FUZZ_TIMEOUT seconds.
 W=${FUZZ_WORK:-/tmp/fsmml-fuzz}
 rm -rf "$W"; mkdir -p "$W/seeds" "$W/corpus" "$W/mutants"
 K=../../src/kernel
@@ -16,7 +17,7 @@ cp "$W"/seeds/* "$W/corpus/"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$K" -o "$W/fuzz_model" fuzz_model.c "$K/model_validate.c"
 echo "== libFuzzer: fs_model_validate, $SECS s"
-"$W/fuzz_model" -artifact_prefix="$W/" -max_total_time="$SECS" -max_len=65536 -timeout=5 -rss_limit_mb=2048 \
+"$W/fuzz_model" -artifact_prefix="$W/" -max_total_time="$SECS" -max_len=65536 -timeout="${FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 \
     -print_final_stats=1 "$W/corpus" >"$W/fuzz.log" 2>&1 || true
 grep -E '^Done|stat::number_of_executed_units|stat::peak_rss_mb|ERROR: (libFuzzer|AddressSanitizer)|SUMMARY' "$W/fuzz.log" || true
 crashes=$(find "$W" . -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \) | wc -l)

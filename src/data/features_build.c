@@ -368,8 +368,11 @@ fsmml_build_features_internal(const char *symbol, const char *timeframe,
 		if (write_from == DT_NOEND)
 			write_from = DT_NOBEGIN;	/* state from another layout: rewrite all */
 		ereport(NOTICE,
-				(errmsg("%s %s: bars changed before the last built bar; recomputing from the first bar",
-						symbol, timeframe),
+				(saved.state == NULL
+				 ? errmsg("%s %s: the saved feature state is from an older fsmml; recomputing from the first bar",
+						  symbol, timeframe)
+				 : errmsg("%s %s: bars changed before the last built bar; recomputing from the first bar",
+						  symbol, timeframe),
 				 errdetail("Rows from %s on are rewritten%s.",
 						   write_from == DT_NOBEGIN ? "the first bar" : timestamptz_to_str(write_from),
 						   orphans ? psprintf("; %llu rows of deleted bars removed",

@@ -47,8 +47,7 @@
  *   - Shared divisors are inverted once and multiplied (1/close, 1/ATR14,
  *     1/range, 1/n): at most 1 ulp from a true division.
  *   - pv_corr_10 is clamped to [-1, 1] against rounding.
- *   - Bar validation (fs_check_bar) lives in features_check.c, the
- *     catalogue in features_catalog.c.
+ *   - Bar checks: features_check.c; the catalogue: features_catalog.c.
  *   - fs_step writes nothing to out when the bar is rejected.
  *   - Higher timeframes keep only high, low and close of the bar being built:
  *     no HTF feature uses its open or volume.
@@ -483,10 +482,7 @@ fs_step(FsState *st, const FsBar *bar, double *out)
 
 	f = out != NULL ? out : scratch;
 	i = st->nbars;
-	/*
-	 * A gap: more than 1.5 steps since the last bar, i.e. at least one bar
-	 * missing (ts - last_ts in unsigned arithmetic: exact as ts > last_ts).
-	 */
+	/* A gap: more than 1.5 steps since the last bar (unsigned: ts > last_ts) */
 	if (i > 0 && (uint64_t) bar->ts - (uint64_t) st->last_ts >
 		(uint64_t) st->step_us + (uint64_t) (st->step_us / 2))
 		st->ngaps++;
