@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "sim_signals.h"
 #include "simulator.h"
 
 #define DAY INT64_C(86400000000)
@@ -245,6 +246,34 @@ main(void)
 		check("latency 0 (look-ahead) refused", fs_simulate(b, s, 3, &bad, NULL, NULL, 0, &nt, NULL, NULL, &m) != NULL);
 		b[1].ts = b[0].ts;
 		check("unordered bars refused", fs_simulate(b, s, 3, &p, NULL, NULL, 0, &nt, NULL, NULL, &m) != NULL);
+	}
+
+	/* 9. Wilder ATR(2) and the signals made from probabilities (ExecRules) and from states */
+	{
+		static const double px[5][4] = {
+			{10, 11, 9, 10}, {10, 12, 10, 11}, {11, 11, 8, 9}, {9, 10, 9, 10}, {10, 10, 10, 10}};
+		double		atr[5],
+					prob[5] = {NAN, 0.6, 0.5, 0.3, 0.9};
+		FsSimSignal g[5];
+		FsExecRules r = FS_EXEC_RULES_DEFAULT;
+		FsFsmState st[5] = {FS_FSM_UNKNOWN, FS_FSM_TREND_UP, FS_FSM_EXPANSION, FS_FSM_TREND_DOWN, FS_FSM_NEUTRAL};
+
+		daily_bars(b, px, 5);
+		fs_atr_wilder(b, 5, 2, atr);
+		/* TR: -, 2, 3, 1, 0; ATR(2) at index 2 = (2 + 3)/2 = 2.5, then (2.5 + 1)/2 = 1.75, (1.75 + 0)/2 = .875 */
+		check("Wilder ATR(2): NaN, NaN, 2.5, 1.75, 0.875",
+			  isnan(atr[0]) && isnan(atr[1]) && near(atr[2], 2.5) && near(atr[3], 1.75) && near(atr[4], 0.875));
+		check("ExecRules signals: one per probability (4), none for the NaN",
+			  fs_signals_from_probs(b, prob, NULL, atr, 5, &r, g) == 4 && !g[0].present);
+		check("prob .6 without ATR: present but flat (no stop distance)", g[1].present && g[1].side == 0);
+		check("prob .5: flat", g[2].side == 0);
+		/* short at close 10, ATR 1.75: stop 10 + 1.5 x 1.75, target 10 - 2 x 1.75, size .01 / (2.625/10) */
+		check("prob .3: short, stop 12.625, target 6.5, size 0.0381",
+			  g[3].side == -1 && near(g[3].sl, 12.625) && near(g[3].tp, 6.5) && near(g[3].size, 0.01 / 0.2625));
+		fs_signals_from_states(b, st, atr, 5, 2.0, g);
+		check("state signals: unknown none, trend_up long, an expansion closing down short, trend_down short, neutral flat",
+			  !g[0].present && g[1].side == 1 && g[2].side == -1 && g[3].side == -1 && g[4].side == 0);
+		check("state signals: trend_down stop 2 ATR above the close", near(g[3].sl, 10 + 2 * 1.75));
 	}
 
 	printf("# simulator: %d failure(s)\n", failures);
