@@ -8,7 +8,8 @@ random search (Optuna's RandomSampler and fsmml's); and the sampler's own CPU ti
 thread CPU time so that other work on a shared machine does not count.
 "Within 5 %" compares the two TPEs' median regrets (best - known minimum) relative to the
 random search's median regret at the same budget: |fsmml - optuna| <= 0.05 x random.
-    python3 bench/tpe/bench.py [SEEDS]
+    python3 bench/tpe/bench.py [SEEDS [FUNCTION...]]
+A 90 % bootstrap interval of the difference of the two TPEs' medians is printed beside each row.
 """
 import math
 import os
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 
+import random
+
 import optuna
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SEEDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 N = 100
+ONLY = sys.argv[2:]
 
 A6 = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
 P6 = [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
@@ -71,6 +75,14 @@ def run_optuna(name, sampler_cls, seed):
     return best[49], best[99], (total - spent[0]) / N * 1e6
 
 
+def boot_diff(a, b, reps=2000):
+    """90 % bootstrap interval of median(a) - median(b)."""
+    rng = random.Random(1)
+    d = sorted(statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b)))
+               for _ in range(reps))
+    return d[int(0.05 * reps)], d[int(0.95 * reps)]
+
+
 def main():
     exe = os.path.join(tempfile.mkdtemp(), "tpe_bench")
     subprocess.check_call(["cc", "-std=c99", "-O2", "-I", os.path.join(ROOT, "src/kernel"),
@@ -80,7 +92,7 @@ def main():
     for line in subprocess.check_output([exe, str(SEEDS), str(N)], text=True).splitlines():
         m, fn, s, b50, b100, us = line.split()
         res.setdefault((m, fn), []).append((float(b50), float(b100), float(us)))
-    for fn in FNS:
+    for fn in [f for f in FNS if not ONLY or f in ONLY]:
         for s in range(SEEDS):
             res.setdefault(("optuna-tpe", fn), []).append(run_optuna(fn, optuna.samplers.TPESampler, s))
             res.setdefault(("optuna-random", fn), []).append(run_optuna(fn, optuna.samplers.RandomSampler, s))
@@ -88,10 +100,12 @@ def main():
     print(f"Median over {SEEDS} seeds of the best value found (known minimum in brackets); "
           f"sampler time per trial over {N} trials.")
     print()
-    print("| function | trials | fsmml TPE | Optuna TPE | Optuna random | fsmml random | |fsmml-optuna| / random regret | verdict |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| function | trials | fsmml TPE | Optuna TPE | Optuna random | fsmml random | |fsmml-optuna| / random regret | 90 % interval of fsmml-optuna | verdict |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
     ok = True
     for fn, (_, _, fmin) in FNS.items():
+        if ONLY and fn not in ONLY:
+            continue
         for k, n in ((0, 50), (1, 100)):
             med = {m: statistics.median(r[k] for r in res[(m, fn)])
                    for m in ("fsmml-tpe", "optuna-tpe", "optuna-random", "fsmml-random")}
@@ -99,13 +113,15 @@ def main():
             rel = abs(med["fsmml-tpe"] - med["optuna-tpe"]) / rnd if rnd > 0 else 0.0
             good = rel <= 0.05 and med["fsmml-tpe"] < min(med["optuna-random"], med["fsmml-random"])
             ok &= good
+            lo, hi = boot_diff([r[k] for r in res[("fsmml-tpe", fn)]], [r[k] for r in res[("optuna-tpe", fn)]])
             print(f"| {fn} ({fmin:g}) | {n} | {med['fsmml-tpe']:.5g} | {med['optuna-tpe']:.5g} | "
                   f"{med['optuna-random']:.5g} | {med['fsmml-random']:.5g} | {100 * rel:.1f} % | "
+                  f"[{lo:+.3g}, {hi:+.3g}] | "
                   f"{'ok' if good else 'NOT within 5 % / not better than random'} |")
     print()
     print("| function | fsmml TPE sampler µs/trial | Optuna TPE overhead µs/trial | ratio |")
     print("|---|---:|---:|---:|")
-    for fn in FNS:
+    for fn in [f for f in FNS if not ONLY or f in ONLY]:
         c = statistics.median(r[2] for r in res[("fsmml-tpe", fn)])
         o = statistics.median(r[2] for r in res[("optuna-tpe", fn)])
         ok &= o / c >= 50
