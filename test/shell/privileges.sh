@@ -42,6 +42,9 @@ CREATE ROLE regress_ingest IN ROLE fsmml_trainer;
 CREATE ROLE regress_trainer IN ROLE fsmml_trainer;
 CREATE ROLE regress_reader IN ROLE fsmml_reader;
 ALTER TABLE trading.historicaldata OWNER TO regress_ingest;
+-- An autovacuum ANALYZE evaluates the planted index expression as the table's owner at a moment
+-- no call of the test explains (seen on the slower assert build): keep it out of the log.
+ALTER TABLE trading.historicaldata SET (autovacuum_enabled = false);
 GRANT INSERT, UPDATE ON trading.historicaldata TO regress_trainer;   -- resample upserts
 GRANT CREATE ON SCHEMA public, trading TO regress_ingest;
 CREATE TABLE public.ran_as (what text, who text, super boolean, at timestamptz DEFAULT clock_timestamp());
@@ -129,6 +132,7 @@ DROP POLICY planted ON trading.historicaldata; DROP POLICY planted_write ON trad
 DROP TRIGGER planted ON trading.historicaldata; DROP INDEX planted_idx;
 ALTER TABLE trading.historicaldata DROP COLUMN note;
 ALTER TABLE trading.historicaldata OWNER TO postgres;
+ALTER TABLE trading.historicaldata RESET (autovacuum_enabled);
 REVOKE CREATE ON SCHEMA public, trading FROM regress_ingest;
 DROP OWNED BY regress_ingest, regress_trainer, regress_reader;
 DROP ROLE regress_ingest, regress_trainer, regress_reader;
