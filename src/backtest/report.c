@@ -37,7 +37,7 @@ PG_FUNCTION_INFO_V1(fsmml_report);
 #define H 230
 #define ML 64					/* left margin: y labels */
 #define MR 16
-#define MT 14
+#define MT 24
 #define MB 40					/* bottom margin: x labels and axis title */
 #define MAXPTS 1200
 
@@ -77,12 +77,19 @@ num(double v, int digits)
 	return psprintf("%.*g", digits, v);
 }
 
+/* YYYY-MM-DD, or MM-DD HH:MM when the axis spans less than three days */
 static const char *
-day_label(int64 us)
+day_label(int64 us, double span_us)
 {
 	char	   *iso = fsmml_iso8601(us);
 
-	iso[10] = '\0';				/* YYYY-MM-DD */
+	if (span_us < 3.0 * USECS_PER_DAY)
+	{
+		iso[16] = '\0';			/* YYYY-MM-DDTHH:MM */
+		iso[10] = ' ';
+		return iso + 5;
+	}
+	iso[10] = '\0';
 	return iso;
 }
 
@@ -148,7 +155,7 @@ axes(StringInfo s, const Frame *f, bool time_x, const char *xtitle, const char *
 						 ML, py(f, yv), W - MR, py(f, yv), ML - 6, py(f, yv) + 4, num(yv, ydigits));
 		appendStringInfo(s, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" class=\"tick\">",
 						 px(f, xv), H - MB + 16, i == 0 ? "start" : i == 4 ? "end" : "middle");
-		esc(s, time_x ? day_label((int64) xv) : num(xv, 3));
+		esc(s, time_x ? day_label((int64) xv, f->x1 - f->x0) : num(xv, 3));
 		appendStringInfoString(s, "</text>");
 	}
 	appendStringInfo(s, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"atitle\">", (W + ML) / 2, H - 4);
@@ -378,7 +385,7 @@ panel_price(Ctx *c)
 			appendStringInfo(c->s, "<circle class=\"flat\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>", cx, cy);
 	}
 	appendStringInfo(c->s, "<text x=\"%d\" y=\"%d\" class=\"legend\">signals: %d long (▲), %d short (▼), %d flat (●)%s</text>",
-					 ML + 8, MT + 12, counts[2], counts[0], counts[1],
+					 ML + 8, 14, counts[2], counts[0], counts[1],
 					 ns == 0 ? " — none in trading.agentsignals yet" : "");
 	appendStringInfoString(c->s, "</svg></section>\n");
 }
@@ -671,17 +678,18 @@ panel_health(Ctx *c)
 	double		psum = 0;
 	int64		day = -1;
 	int64		bi = c->b0;
+	int64		bucket = n > 1 && tval(n - 1, 1) - tval(0, 1) < 3 * USECS_PER_DAY ? USECS_PER_HOUR : USECS_PER_DAY;
 	Frame		f;
 	char	   *version = n > 0 ? pstrdup(sval(0, 3)) : "";
 
 	for (int r = 0; r <= n; r++)
 	{
 		int64		t = r < n ? tval(r, 1) : 0;
-		int64		d = r < n ? t / USECS_PER_DAY : -2;
+		int64		d = r < n ? t / bucket : -2;
 
 		if (d != day && day >= 0 && pc > 0)
 		{
-			dx[nd] = (double) (day * USECS_PER_DAY);
+			dx[nd] = (double) (day * bucket);
 			acc[nd] = cnt > 0 ? (double) hits / cnt : NAN;
 			mp[nd] = psum / pc;
 			nd++;
@@ -716,11 +724,12 @@ panel_health(Ctx *c)
 		return;
 	}
 	f.x0 = dx[0];
-	f.x1 = nd > 1 ? dx[nd - 1] : dx[0] + USECS_PER_DAY;
+	f.x1 = nd > 1 ? dx[nd - 1] : dx[0] + bucket;
 	f.y0 = 0;
 	f.y1 = 1;
-	svg_open(c->s, "health", psprintf("Live model health: champion %s, daily hit rate and mean prob_up (drift)", version));
-	axes(c->s, &f, true, "day (UTC)", "fraction", 2);
+	svg_open(c->s, "health", psprintf("Live model health: champion %s, %s hit rate and mean prob_up (drift)", version,
+									  bucket == USECS_PER_HOUR ? "hourly" : "daily"));
+	axes(c->s, &f, true, bucket == USECS_PER_HOUR ? "hour (UTC)" : "day (UTC)", "fraction", 2);
 	appendStringInfo(c->s, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"ref\"/>",
 					 ML, W - MR, py(&f, 0.5), py(&f, 0.5));
 	if (nd == 1)
@@ -731,7 +740,7 @@ panel_health(Ctx *c)
 	polyline(c->s, &f, dx, acc, nd, "acc");
 	polyline(c->s, &f, dx, mp, nd, "mp");
 	appendStringInfo(c->s, "<text x=\"%d\" y=\"%d\" class=\"legend\"><tspan class=\"acc-t\">— hit rate</tspan> "
-					 "<tspan class=\"mp-t\">— mean prob_up</tspan> (0.5 dashed)</text></svg></section>\n", ML + 8, MT + 12);
+					 "<tspan class=\"mp-t\">— mean prob_up</tspan> (0.5 dashed)</text></svg></section>\n", ML + 8, 14);
 }
 
 typedef struct Imp

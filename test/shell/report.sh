@@ -36,6 +36,20 @@ FROM (SELECT *, lag(state) OVER (ORDER BY "timestamp") AS prev FROM trading.stat
 WHERE prev <> state;
 SQL
 check "bars, a backtest, states and transitions loaded" [ $? -eq 0 ]
+# A champion registered directly whose blob is no XGBoost model, with hold-out metrics and two days
+# of stored predictions: versions and live health draw; importance says the model is unreadable.
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format,
+                                   model_sha256, metrics, feature_names, ext_version)
+VALUES ('$SQLSYM', '1h', 'DirectionXGB', 'v1.0.0', 'champion', '\\x7b7d', 'xgboost-json',
+        encode(sha256('\\x7b7d'), 'hex'), '{"holdout": {"auc": 0.55}}', '{ret_1}', '0.2.0');
+SELECT fsmml_create_pred_partitions('2024-03-01', '2024-05-31');
+INSERT INTO trading.agentpreds (agent_version_id, symbol, timeframe, "timestamp", payload)
+SELECT v.id, h.symbol, h.timeframe, h."timestamp", jsonb_build_object('prob_up', 0.5 + 0.3 * sin(extract(epoch FROM h."timestamp") / 7200))
+FROM trading.historicaldata h JOIN trading.agentversions v ON v.symbol = h.symbol
+WHERE h.symbol = '$SQLSYM' AND h."timestamp" > (SELECT max("timestamp") - interval '2 days' FROM trading.historicaldata WHERE symbol = '$SQLSYM');
+SQL
+check "a champion with stored predictions" [ $? -eq 0 ]
 psql -X -q -c "SELECT count(*) FROM fsmml_optimize('StateFSM', '$SQLSYM', '1h', 15)" >/dev/null 2>&1
 check "a calibration exists" [ "$(q "SELECT count(*) FROM trading.calibrations WHERE symbol = '$SQLSYM'")" = 1 ]
 
@@ -99,7 +113,10 @@ done
 check "the symbol containing <script> is shown as text, no script element in the DOM" \
     [ "$(grep -c 'title_has_symbol_text 1\|report scripts 0' "$W/dom.check")" = 2 ]
 check "empty series panels say \"no data yet\"" [ "$(grep -o 'no data yet' "$W/empty.html" | wc -l)" -ge 8 ]
-for c in price equity drawdown states transitions effort_result calibrations; do
+check "an unreadable champion model leaves the importance panel saying so, the page whole" \
+    grep -q "the champion&#39;s model could not be read" "$W/report.html"
+check "live health in hourly buckets over two days of predictions" grep -q "hourly hit rate" "$W/report.html"
+for c in price equity drawdown states transitions effort_result calibrations champions health; do
     check "chart $c draws data (not a \"no data yet\" panel)" \
         [ "$(awk -v c="$c" '$1 == "report-empty" && $2 == c {print $3}' "$W/dom.check")" = 0 ]
 done
