@@ -20,7 +20,8 @@ OBJS = \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o \
-	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o src/backtest/report.o
+	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o src/backtest/optimize_params.o \
+	src/backtest/report.o src/backtest/svg.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

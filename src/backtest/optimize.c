@@ -28,6 +28,7 @@
 #include "backtest.h"
 #include "dataset.h"
 #include "fsmml.h"
+#include "optimize.h"
 #include "privilege.h"
 #include "progress.h"
 #include "serve.h"
@@ -36,30 +37,6 @@
 #include "tpe.h"
 
 PG_FUNCTION_INFO_V1(fsmml_optimize);
-
-typedef enum Objective
-{
-	OBJ_SHARPE,
-	OBJ_SORTINO,
-	OBJ_CALMAR,
-	OBJ_TOTAL_RETURN
-} Objective;
-
-static const char *const obj_names[] = {"sharpe", "sortino", "calmar", "total_return"};
-
-typedef struct OptParams
-{
-	BtParams	bt;				/* simulator parameters (and version_id for ExecRules) */
-	Objective	objective;
-	bool		random;
-	uint64		seed;
-	double		test_size;
-	int			folds;
-	bool		prune;
-	bool		activate;
-	double		dsr_threshold;
-	double		fsm_sl_atr;
-} OptParams;
 
 /* What one trial needs to run a block of bars. */
 typedef struct OptData
@@ -94,197 +71,6 @@ static const FsTpeParam fsm_space[] = {
 	{"layer_sep", 0.5, 3.0, 0, 0},
 	{"bias_slope", 0.1, 0.5, 0, 0},
 };
-
-/* ---------------------------------------------------------------- objective */
-
-typedef struct RetStats
-{
-	double		mean,
-				sd,
-				skew,
-				kurt;
-	int64		n;
-} RetStats;
-
-static void
-ret_stats(const double *r, int64 n, RetStats *st)
-{
-	double		m = 0,
-				m2 = 0,
-				m3 = 0,
-				m4 = 0;
-
-	st->n = n;
-	for (int64 i = 0; i < n; i++)
-		m += r[i];
-	m = n > 0 ? m / n : NAN;
-	for (int64 i = 0; i < n; i++)
-	{
-		double		d = r[i] - m;
-
-		m2 += d * d;
-		m3 += d * d * d;
-		m4 += d * d * d * d;
-	}
-	st->mean = m;
-	st->sd = n > 1 ? sqrt(m2 / (n - 1)) : NAN;
-	st->skew = n > 2 && m2 > 0 ? (m3 / n) / pow(m2 / n, 1.5) : NAN;
-	st->kurt = n > 2 && m2 > 0 ? (m4 / n) / pow(m2 / n, 2) : NAN;
-}
-
-/* Sharpe per period: 0 for a flat (zero-variance) curve. */
-static double
-sharpe_pp(const double *r, int64 n)
-{
-	RetStats	st;
-
-	ret_stats(r, n, &st);
-	if (n < 2)
-		return NAN;
-	if (!(st.sd > 1e-15))
-		return 0;
-	return st.mean / st.sd;
-}
-
-static double
-objective_value(Objective o, const double *r, int64 n, double ppy)
-{
-	double		eq = 1,
-				peak = 1,
-				dd = 0,
-				down = 0;
-	RetStats	st;
-
-	if (n < 2)
-		return NAN;
-	if (o == OBJ_SHARPE)
-		return sharpe_pp(r, n) * sqrt(ppy);
-	ret_stats(r, n, &st);
-	for (int64 i = 0; i < n; i++)
-	{
-		eq *= 1 + r[i];
-		peak = fmax(peak, eq);
-		dd = fmax(dd, 1 - eq / peak);
-		if (r[i] < 0)
-			down += r[i] * r[i];
-	}
-	switch (o)
-	{
-		case OBJ_SORTINO:
-			return down > 0 ? st.mean / sqrt(down / n) * sqrt(ppy) : (st.mean > 0 ? 10 : 0);
-		case OBJ_CALMAR:
-			{
-				double		ann = eq > 0 ? pow(eq, ppy / n) - 1 : -1;
-
-				return dd > 0 ? ann / dd : (ann > 0 ? 10 : 0);
-			}
-		case OBJ_TOTAL_RETURN:
-		default:
-			return eq - 1;
-	}
-}
-
-/* ---------------------------------------------------------------- parameters */
-
-static const char *const opt_keys[] = {
-	"objective", "method", "seed", "test_size", "folds", "prune", "activate", "dsr_threshold",
-	"fsm_sl_atr", NULL
-};
-
-static void
-parse_opt_params(Jsonb *params, OptParams *o)
-{
-	cJSON	   *root,
-			   *v;
-
-	bt_parse_params(params, &o->bt, opt_keys, &root);
-	o->objective = OBJ_SHARPE;
-	o->random = false;
-	o->seed = 42;
-	o->test_size = 0.3;
-	o->folds = 4;
-	o->prune = true;
-	o->activate = false;
-	o->dsr_threshold = 0.95;
-	o->fsm_sl_atr = 2.0;
-	if (root == NULL)
-		return;
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "objective")) != NULL)
-	{
-		bool		ok = false;
-
-		for (int i = 0; i < lengthof(obj_names); i++)
-			if (cJSON_IsString(v) && strcmp(v->valuestring, obj_names[i]) == 0)
-			{
-				o->objective = (Objective) i;
-				ok = true;
-			}
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.objective must be one of sharpe, sortino, calmar, total_return")));
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "method")) != NULL)
-	{
-		if (!cJSON_IsString(v) || (strcmp(v->valuestring, "tpe") != 0 && strcmp(v->valuestring, "random") != 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.method must be \"tpe\" or \"random\"")));
-		o->random = strcmp(v->valuestring, "random") == 0;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "seed")) != NULL)
-	{
-		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15 || v->valuedouble != floor(v->valuedouble))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.seed must be a whole number >= 0")));
-		o->seed = (uint64) v->valuedouble;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "test_size")) != NULL)
-	{
-		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.05 && v->valuedouble <= 0.8))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.test_size must be a fraction between 0.05 and 0.8")));
-		o->test_size = v->valuedouble;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "folds")) != NULL)
-	{
-		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 20 || v->valuedouble != floor(v->valuedouble))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.folds must be a whole number between 1 and 20")));
-		o->folds = (int) v->valuedouble;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "prune")) != NULL)
-	{
-		if (!cJSON_IsBool(v))
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("params.prune must be true or false")));
-		o->prune = cJSON_IsTrue(v);
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "activate")) != NULL)
-	{
-		if (!cJSON_IsBool(v))
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("params.activate must be true or false")));
-		o->activate = cJSON_IsTrue(v);
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "dsr_threshold")) != NULL)
-	{
-		if (!cJSON_IsNumber(v) || !(v->valuedouble > 0.5 && v->valuedouble < 1))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.dsr_threshold must lie in (0.5, 1)")));
-		o->dsr_threshold = v->valuedouble;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "fsm_sl_atr")) != NULL)
-	{
-		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 100))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params.fsm_sl_atr must lie in [0, 100] (0: no stop)")));
-		o->fsm_sl_atr = v->valuedouble;
-	}
-}
 
 /* ---------------------------------------------------------------- data */
 
@@ -547,7 +333,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
 	MemoryContextSwitchTo(opcxt);
-	parse_opt_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &o);
+	opt_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &o);
 	if (o.activate && !caller_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -669,7 +455,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 			valid = run_block(&d, &o, x, fold_at[k], fold_at[k + 1], rets, &nr, NULL, NULL);
 			if (!valid)
 				break;
-			v = objective_value(o.objective, rets, nr, d.ppy);
+			v = opt_objective_value(o.objective, rets, nr, d.ppy);
 			inter[t * o.folds + k] = v;
 			if (k == o.folds - 1)
 			{
@@ -705,7 +491,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 			trials[t].state = FS_TRIAL_COMPLETE;
 			trials[t].loss = isnan(score) ? NAN : -score;
 			n_complete++;
-			trial_sr[t] = valid ? sharpe_pp(rets, nr) : NAN;
+			trial_sr[t] = valid ? opt_sharpe_pp(rets, nr) : NAN;
 			if (isfinite(trial_sr[t]))
 			{
 				/* running mean and variance of the trials' Sharpe ratios */
@@ -728,13 +514,13 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 		store_trial(symbol, cal_id, t + 1, pruned, pj.data, pruned ? NAN : score,
 					inter + t * o.folds, o.folds);
 		pfree(pj.data);
-		fsmml_progress_round(t + 1, obj_names[o.objective], best_score);
+		fsmml_progress_round(t + 1, opt_objective_name(o.objective), best_score);
 	}
 	var_sr = n_sr > 1 ? var_sr / (n_sr - 1) : 0;
 	if (best < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("no trial of %s gave a defined %s", instance, obj_names[o.objective]),
+				 errmsg("no trial of %s gave a defined %s", instance, opt_objective_name(o.objective)),
 				 errhint("The training window may be too short or never trade.")));
 
 	/* the best trial again over the whole training window: its returns for the deflated Sharpe */
@@ -744,8 +530,8 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 
 		for (int k = 0; k < o.folds; k++)
 			run_block(&d, &o, xs + best * np, fold_at[k], fold_at[k + 1], rets, &nr, NULL, NULL);
-		ret_stats(rets, nr, &best_st);
-		dsr = fs_deflated_sharpe(sharpe_pp(rets, nr), var_sr, n_trials, (double) nr,
+		opt_ret_stats(rets, nr, &best_st);
+		dsr = fs_deflated_sharpe(opt_sharpe_pp(rets, nr), var_sr, n_trials, (double) nr,
 								 best_st.skew, best_st.kurt, &sr0);
 	}
 	memset(&hold, 0, sizeof(hold));
@@ -773,7 +559,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 	initStringInfo(&det);
 	appendStringInfo(&det, "{\"objective\": \"%s\", \"sampler\": \"%s\", \"seed\": " UINT64_FORMAT
 					 ", \"n_trials\": %d, \"complete\": %d, \"pruned\": %d, \"folds\": %d",
-					 obj_names[o.objective],
+					 opt_objective_name(o.objective),
 					 o.random ? "random search" : "TPE (Optuna 3.1 TPESampler defaults), median pruner",
 					 o.seed, n_trials, n_complete, n_pruned, o.folds);
 	appendStringInfo(&det, ", \"train_from\": \"%s\", \"train_to\": \"%s\", \"holdout_from\": \"%s\", \"holdout_to\": \"%s\"",
@@ -781,7 +567,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 					 fsmml_iso8601(d.s.bars[d.train_end].ts), fsmml_iso8601(d.s.bars[d.w1 - 1].ts));
 	bt_json_num(&det, "best_trial", best + 1, true);
 	bt_json_num(&det, "train_score", best_score, true);
-	bt_json_num(&det, "train_sharpe", sharpe_pp(rets, best_st.n) * sqrt(d.ppy), true);
+	bt_json_num(&det, "train_sharpe", opt_sharpe_pp(rets, best_st.n) * sqrt(d.ppy), true);
 	bt_json_num(&det, "trial_sharpe_var", var_sr, true);
 	bt_json_num(&det, "returns_skew", best_st.skew, true);
 	bt_json_num(&det, "returns_kurtosis", best_st.kurt, true);
@@ -791,7 +577,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 	bt_json_num(&det, "dsr_threshold", o.dsr_threshold, true);
 	appendStringInfo(&det, ", \"significant\": %s", significant ? "true" : "false");
 	bt_json_num(&det, "holdout_sharpe", hold.m.sharpe, true);
-	bt_json_num(&det, "holdout_score", objective_value(o.objective, hold.daily, (int64) hold.n_daily, d.ppy), true);
+	bt_json_num(&det, "holdout_score", opt_objective_value(o.objective, hold.daily, (int64) hold.n_daily, d.ppy), true);
 	appendStringInfo(&det, ", \"holdout\": %s, \"holdout_backtest_id\": " INT64_FORMAT, hm.data, bt_id);
 	if (!d.fsm)
 		appendStringInfo(&det, ", \"version_id\": " INT64_FORMAT, o.bt.version_id);
@@ -839,7 +625,7 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 						cal_id, instance, isfinite(dsr) ? dsr : 0.0, o.dsr_threshold),
 				 errdetail("The best of %d trials (Sharpe %.2f on the training window) is what noise gives "
 						   "that many tries (expected maximum %.2f); hold-out Sharpe %.2f.",
-						   n_trials, sharpe_pp(rets, best_st.n) * sqrt(d.ppy), sr0 * sqrt(d.ppy),
+						   n_trials, opt_sharpe_pp(rets, best_st.n) * sqrt(d.ppy), sr0 * sqrt(d.ppy),
 						   isfinite(hold.m.sharpe) ? hold.m.sharpe : 0.0),
 				 errhint("It is stored with this warning and never activated automatically.")));
 	fsmml_progress_end();

@@ -29,251 +29,10 @@
 #include "fsmml.h"
 #include "serve.h"
 #include "statefsm.h"
+#include "svg.h"
 #include "xgb.h"
 
 PG_FUNCTION_INFO_V1(fsmml_report);
-
-#define W 880
-#define H 230
-#define ML 64					/* left margin: y labels */
-#define MR 16
-#define MT 24
-#define MB 40					/* bottom margin: x labels and axis title */
-#define MAXPTS 1200
-
-static void
-esc(StringInfo s, const char *t)
-{
-	for (; t && *t; t++)
-	{
-		switch (*t)
-		{
-			case '<':
-				appendStringInfoString(s, "&lt;");
-				break;
-			case '>':
-				appendStringInfoString(s, "&gt;");
-				break;
-			case '&':
-				appendStringInfoString(s, "&amp;");
-				break;
-			case '"':
-				appendStringInfoString(s, "&quot;");
-				break;
-			case '\'':
-				appendStringInfoString(s, "&#39;");
-				break;
-			default:
-				appendStringInfoChar(s, *t);
-		}
-	}
-}
-
-static const char *
-num(double v, int digits)
-{
-	if (!isfinite(v))
-		return "n/a";
-	return psprintf("%.*g", digits, v);
-}
-
-/* YYYY-MM-DD, or MM-DD HH:MM when the axis spans less than three days */
-static const char *
-day_label(int64 us, double span_us)
-{
-	char	   *iso = fsmml_iso8601(us);
-
-	if (span_us < 3.0 * USECS_PER_DAY)
-	{
-		iso[16] = '\0';			/* YYYY-MM-DDTHH:MM */
-		iso[10] = ' ';
-		return iso + 5;
-	}
-	iso[10] = '\0';
-	return iso;
-}
-
-/* ---------------------------------------------------------------- chart frame */
-
-typedef struct Frame
-{
-	double		x0,
-				x1,
-				y0,
-				y1;
-} Frame;
-
-static double
-px(const Frame *f, double x)
-{
-	return ML + (f->x1 > f->x0 ? (x - f->x0) / (f->x1 - f->x0) : 0.5) * (W - ML - MR);
-}
-
-static double
-py(const Frame *f, double y)
-{
-	return MT + (f->y1 > f->y0 ? 1 - (y - f->y0) / (f->y1 - f->y0) : 0.5) * (H - MT - MB);
-}
-
-static void
-svg_open(StringInfo s, const char *name, const char *title)
-{
-	appendStringInfo(s, "<section><h2>");
-	esc(s, title);
-	appendStringInfo(s, "</h2><svg class=\"chart\" data-chart=\"%s\" width=\"%d\" height=\"%d\" "
-					 "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", name, W, H, W, H);
-	esc(s, title);
-	appendStringInfoString(s, "\">");
-}
-
-static void
-svg_empty(StringInfo s, const char *name, const char *title, const char *why)
-{
-	svg_open(s, name, title);
-	appendStringInfo(s, "<rect x=\"1\" y=\"1\" width=\"%d\" height=\"%d\" class=\"empty\"/>"
-					 "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"nodata\">no data yet</text>"
-					 "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"why\">",
-					 W - 2, H - 2, W / 2, H / 2 - 6, W / 2, H / 2 + 18);
-	esc(s, why);
-	appendStringInfoString(s, "</text></svg></section>\n");
-}
-
-/* Axes with 5 ticks each; x as dates when time_x. */
-static void
-axes(StringInfo s, const Frame *f, bool time_x, const char *xtitle, const char *ytitle, int ydigits)
-{
-	appendStringInfo(s, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>"
-					 "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>",
-					 ML, MT, ML, H - MB, ML, H - MB, W - MR, H - MB);
-	for (int i = 0; i <= 4; i++)
-	{
-		double		yv = f->y0 + (f->y1 - f->y0) * i / 4;
-		double		xv = f->x0 + (f->x1 - f->x0) * i / 4;
-
-		appendStringInfo(s, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
-						 "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" class=\"tick\">%s</text>",
-						 ML, py(f, yv), W - MR, py(f, yv), ML - 6, py(f, yv) + 4, num(yv, ydigits));
-		appendStringInfo(s, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" class=\"tick\">",
-						 px(f, xv), H - MB + 16, i == 0 ? "start" : i == 4 ? "end" : "middle");
-		esc(s, time_x ? day_label((int64) xv, f->x1 - f->x0) : num(xv, 3));
-		appendStringInfoString(s, "</text>");
-	}
-	appendStringInfo(s, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"atitle\">", (W + ML) / 2, H - 4);
-	esc(s, xtitle);
-	appendStringInfo(s, "</text><text x=\"14\" y=\"%d\" text-anchor=\"middle\" class=\"atitle\" "
-					 "transform=\"rotate(-90 14 %d)\">", (H - MB) / 2, (H - MB) / 2);
-	esc(s, ytitle);
-	appendStringInfoString(s, "</text>");
-}
-
-static void
-frame_of(Frame *f, const double *x, const double *y, int n, bool zero_y)
-{
-	f->x0 = f->y0 = INFINITY;
-	f->x1 = f->y1 = -INFINITY;
-	for (int i = 0; i < n; i++)
-	{
-		if (!isfinite(x[i]) || !isfinite(y[i]))
-			continue;
-		f->x0 = fmin(f->x0, x[i]);
-		f->x1 = fmax(f->x1, x[i]);
-		f->y0 = fmin(f->y0, y[i]);
-		f->y1 = fmax(f->y1, y[i]);
-	}
-	if (zero_y)
-	{
-		f->y0 = fmin(f->y0, 0);
-		f->y1 = fmax(f->y1, 0);
-	}
-	if (!(f->y1 > f->y0))
-	{
-		f->y0 -= 1;
-		f->y1 += 1;
-	}
-	else
-	{
-		double		pad = (f->y1 - f->y0) * 0.05;
-
-		/* no padding beyond a zero baseline (drawdowns stay below 0) */
-		if (!(zero_y && f->y0 == 0))
-			f->y0 -= pad;
-		if (!(zero_y && f->y1 == 0))
-			f->y1 += pad;
-	}
-	if (!(f->x1 > f->x0))
-	{
-		f->x0 -= 1;
-		f->x1 += 1;
-	}
-}
-
-static void
-polyline(StringInfo s, const Frame *f, const double *x, const double *y, int n, const char *cls)
-{
-	int			step = n > MAXPTS ? (n + MAXPTS - 1) / MAXPTS : 1;
-
-	appendStringInfo(s, "<polyline class=\"%s\" points=\"", cls);
-	for (int i = 0; i < n; i += step)
-		if (isfinite(x[i]) && isfinite(y[i]))
-			appendStringInfo(s, "%.1f,%.1f ", px(f, x[i]), py(f, y[i]));
-	if (n > 0 && (n - 1) % step != 0 && isfinite(y[n - 1]))
-		appendStringInfo(s, "%.1f,%.1f ", px(f, x[n - 1]), py(f, y[n - 1]));
-	appendStringInfoString(s, "\"/>");
-}
-
-static void
-line_chart(StringInfo s, const char *name, const char *title, const double *x, const double *y, int n,
-		   const char *ytitle, bool zero_y, const char *cls, const char *why)
-{
-	Frame		f;
-
-	if (n < 2)
-	{
-		svg_empty(s, name, title, why);
-		return;
-	}
-	frame_of(&f, x, y, n, zero_y);
-	svg_open(s, name, title);
-	axes(s, &f, true, "time (UTC)", ytitle, 4);
-	polyline(s, &f, x, y, n, cls);
-	appendStringInfoString(s, "</svg></section>\n");
-}
-
-/* Horizontal bars: labels[i], values[i]. */
-static void
-bar_chart(StringInfo s, const char *name, const char *title, char **labels, const double *v, int n,
-		  const char *xtitle, const char *why)
-{
-	double		mx = 0;
-	double		rowh;
-
-	if (n == 0)
-	{
-		svg_empty(s, name, title, why);
-		return;
-	}
-	for (int i = 0; i < n; i++)
-		mx = fmax(mx, fabs(v[i]));
-	if (mx == 0)
-		mx = 1;
-	rowh = (double) (H - MT - MB) / n;
-	svg_open(s, name, title);
-	for (int i = 0; i < n; i++)
-	{
-		double		w = fabs(v[i]) / mx * (W - 200 - MR - 80);
-		double		y = MT + i * rowh;
-
-		appendStringInfo(s, "<text x=\"194\" y=\"%.1f\" text-anchor=\"end\" class=\"tick\">", y + rowh * 0.65);
-		esc(s, labels[i]);
-		appendStringInfo(s, "</text><rect x=\"200\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"%s\"/>"
-						 "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\">%s</text>",
-						 y + rowh * 0.15, fmax(w, 1), rowh * 0.7, v[i] < 0 ? "neg" : "bar",
-						 200 + fmax(w, 1) + 6, y + rowh * 0.65, num(v[i], 4));
-	}
-	appendStringInfo(s, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"atitle\">", (W + 200) / 2, H - 4);
-	esc(s, xtitle);
-	appendStringInfoString(s, "</text></svg></section>\n");
-}
 
 /* ---------------------------------------------------------------- data helpers */
 
@@ -334,7 +93,7 @@ panel_price(Ctx *c)
 	int64		n = c->bars->n - c->b0;
 	double	   *x = palloc(sizeof(double) * Max(n, 1));
 	double	   *y = palloc(sizeof(double) * Max(n, 1));
-	Frame		f;
+	SvgFrame		f;
 	int			ns;
 	int			counts[3] = {0, 0, 0};
 
@@ -348,10 +107,10 @@ panel_price(Ctx *c)
 		svg_empty(c->s, "price", "Price and signals", "fewer than two bars in the window");
 		return;
 	}
-	frame_of(&f, x, y, (int) n, false);
+	svg_frame_of(&f, x, y, (int) n, false);
 	svg_open(c->s, "price", "Price (close) and signals");
-	axes(c->s, &f, true, "time (UTC)", "close", 6);
-	polyline(c->s, &f, x, y, (int) n, "price");
+	svg_axes(c->s, &f, true, "time (UTC)", "close", 6);
+	svg_polyline(c->s, &f, x, y, (int) n, "price");
 	ns = spi_rows("SELECT \"timestamp\", side::float8 FROM trading.agentsignals WHERE symbol = $1 AND timeframe = $2 "
 				  "AND \"timestamp\" BETWEEN $3 AND $4 ORDER BY 1 DESC LIMIT 2000",
 				  c->symbol, c->timeframe, c->from, c->to);
@@ -374,8 +133,8 @@ panel_price(Ctx *c)
 			else
 				hi = mid - 1;
 		}
-		cx = px(&f, (double) t);
-		cy = py(&f, c->bars->bars[lo].close);
+		cx = svg_px(&f, (double) t);
+		cy = svg_py(&f, c->bars->bars[lo].close);
 		counts[side + 1]++;
 		if (side > 0)
 			appendStringInfo(c->s, "<path class=\"long\" d=\"M%.1f %.1fl-5 9h10z\"/>", cx, cy + 3);
@@ -414,7 +173,7 @@ panel_backtest(Ctx *c)
 	id = (int64) fval(0, 1);
 	title = psprintf("Equity of backtest %lld (%s, %s to %s): return %s, Sharpe %s, max drawdown %s, %s trades, %s ambiguous exits",
 					 (long long) id, sval(0, 2), sval(0, 8), sval(0, 9),
-					 num(atof(sval(0, 3)), 3), num(atof(sval(0, 4)), 3), num(atof(sval(0, 5)), 3),
+					 svg_num(atof(sval(0, 3)), 3), svg_num(atof(sval(0, 4)), 3), svg_num(atof(sval(0, 5)), 3),
 					 sval(0, 6), sval(0, 7));
 	{
 		Oid			types[2] = {TEXTOID, INT8OID};
@@ -435,9 +194,9 @@ panel_backtest(Ctx *c)
 		eq[r] = fval(r, 2);
 		dd[r] = -100 * fval(r, 3);
 	}
-	line_chart(c->s, "equity", title, x, eq, n, "equity (start = 1)", false, "equity",
+	svg_line_chart(c->s, "equity", title, x, eq, n, "equity (start = 1)", false, "equity",
 			   "the latest backtest stored no equity curve");
-	line_chart(c->s, "drawdown", "Drawdown of the same backtest", x, dd, n, "drawdown (%)", true, "dd",
+	svg_line_chart(c->s, "drawdown", "Drawdown of the same backtest", x, dd, n, "drawdown (%)", true, "dd",
 			   "the latest backtest stored no equity curve");
 }
 
@@ -458,7 +217,7 @@ panel_states(Ctx *c)
 		lab[r] = pstrdup(sval(r, 1));
 		v[r] = fval(r, 2);
 	}
-	bar_chart(c->s, "states", "State distribution (bars per state, trading.state_history)", lab, v, n,
+	svg_bar_chart(c->s, "states", "State distribution (bars per state, trading.state_history)", lab, v, n,
 			  "bars", "no rows in trading.state_history for this window");
 }
 
@@ -528,7 +287,7 @@ panel_effort(Ctx *c)
 	double	   *x,
 			   *y;
 	const char *src = "trading.state_history";
-	Frame		f;
+	SvgFrame		f;
 
 	if (n > 0)
 	{
@@ -576,16 +335,16 @@ panel_effort(Ctx *c)
 			return;
 		}
 	}
-	frame_of(&f, x, y, n, true);
+	svg_frame_of(&f, x, y, n, true);
 	svg_open(c->s, "effort_result", psprintf("Effort vs result, %d bars (%s)", n, src));
 	{
-		Frame		g = f;
+		SvgFrame		g = f;
 
-		axes(c->s, &g, false, "effort = volume / SMA20(volume)", "result = |close - open| / ATR14", 3);
+		svg_axes(c->s, &g, false, "effort = volume / SMA20(volume)", "result = |close - open| / ATR14", 3);
 	}
 	for (int r = 0; r < n; r++)
 		if (isfinite(x[r]) && isfinite(y[r]))
-			appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" class=\"dot\"/>", px(&f, x[r]), py(&f, y[r]));
+			appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" class=\"dot\"/>", svg_px(&f, x[r]), svg_py(&f, y[r]));
 	appendStringInfoString(c->s, "</svg></section>\n");
 }
 
@@ -630,8 +389,8 @@ panel_calibrations(Ctx *c)
 
 			appendStringInfo(c->s, "<rect x=\"10\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"%s\"/>"
 							 "<text x=\"216\" y=\"%.1f\" class=\"tick\">%s — ",
-							 y, fmax(w, 1), rowh * 0.7, v[r] < 0 ? "neg" : "bar", y + rowh * 0.6, num(v[r], 3));
-			esc(c->s, lab[r]);
+							 y, fmax(w, 1), rowh * 0.7, v[r] < 0 ? "neg" : "bar", y + rowh * 0.6, svg_num(v[r], 3));
+			svg_esc(c->s, lab[r]);
 			appendStringInfoString(c->s, "</text>");
 		}
 	}
@@ -654,7 +413,7 @@ panel_champions(Ctx *c)
 		lab[r] = pstrdup(sval(r, 1));
 		v[r] = fval(r, 2);
 	}
-	bar_chart(c->s, "champions", "Hold-out AUC over versions (newest first)", lab, v, n, "hold-out AUC",
+	svg_bar_chart(c->s, "champions", "Hold-out AUC over versions (newest first)", lab, v, n, "hold-out AUC",
 			  "no trained version with hold-out metrics (fsmml_train)");
 }
 
@@ -679,7 +438,7 @@ panel_health(Ctx *c)
 	int64		day = -1;
 	int64		bi = c->b0;
 	int64		bucket = n > 1 && tval(n - 1, 1) - tval(0, 1) < 3 * USECS_PER_DAY ? USECS_PER_HOUR : USECS_PER_DAY;
-	Frame		f;
+	SvgFrame		f;
 	char	   *version = n > 0 ? pstrdup(sval(0, 3)) : "";
 
 	for (int r = 0; r <= n; r++)
@@ -729,16 +488,16 @@ panel_health(Ctx *c)
 	f.y1 = 1;
 	svg_open(c->s, "health", psprintf("Live model health: champion %s, %s hit rate and mean prob_up (drift)", version,
 									  bucket == USECS_PER_HOUR ? "hourly" : "daily"));
-	axes(c->s, &f, true, bucket == USECS_PER_HOUR ? "hour (UTC)" : "day (UTC)", "fraction", 2);
+	svg_axes(c->s, &f, true, bucket == USECS_PER_HOUR ? "hour (UTC)" : "day (UTC)", "fraction", 2);
 	appendStringInfo(c->s, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"ref\"/>",
-					 ML, W - MR, py(&f, 0.5), py(&f, 0.5));
+					 ML, W - MR, svg_py(&f, 0.5), svg_py(&f, 0.5));
 	if (nd == 1)
 	{
-		appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" class=\"acc\"/>", px(&f, dx[0]), py(&f, acc[0]));
-		appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" class=\"mp\"/>", px(&f, dx[0]), py(&f, mp[0]));
+		appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" class=\"acc\"/>", svg_px(&f, dx[0]), svg_py(&f, acc[0]));
+		appendStringInfo(c->s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" class=\"mp\"/>", svg_px(&f, dx[0]), svg_py(&f, mp[0]));
 	}
-	polyline(c->s, &f, dx, acc, nd, "acc");
-	polyline(c->s, &f, dx, mp, nd, "mp");
+	svg_polyline(c->s, &f, dx, acc, nd, "acc");
+	svg_polyline(c->s, &f, dx, mp, nd, "mp");
 	appendStringInfo(c->s, "<text x=\"%d\" y=\"%d\" class=\"legend\"><tspan class=\"acc-t\">— hit rate</tspan> "
 					 "<tspan class=\"mp-t\">— mean prob_up</tspan> (0.5 dashed)</text></svg></section>\n", ML + 8, 14);
 }
@@ -851,7 +610,7 @@ panel_importance(Ctx *c)
 			lab[i] = imp[i].name;
 			v[i] = imp[i].gain;
 		}
-		bar_chart(c->s, "importance", psprintf("Feature importance of champion %s (gain, top %d)", version, k),
+		svg_bar_chart(c->s, "importance", psprintf("Feature importance of champion %s (gain, top %d)", version, k),
 				  lab, v, k, "average gain of a split on the feature", "no tree of the model splits on a feature");
 	}
 }
@@ -921,9 +680,9 @@ fsmml_report(PG_FUNCTION_ARGS)
 
 	appendStringInfoString(&s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 						   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>fsmml report: ");
-	esc(&s, symbol);
+	svg_esc(&s, symbol);
 	appendStringInfo(&s, " %s</title><style>%s</style></head><body>\n<h1>fsmml report: <span class=\"symbol\">", timeframe, css);
-	esc(&s, symbol);
+	svg_esc(&s, symbol);
 	appendStringInfo(&s, "</span> %s</h1>\n<p class=\"meta\">", timeframe);
 	if (c.bars->n > 0)
 		appendStringInfo(&s, "Last %d days: %s to %s UTC, %lld bars (of %lld). Generated by fsmml %s.",
