@@ -7,7 +7,8 @@ MODULE_big = fsmml
 OBJS = \
 	src/fsmml.o src/privilege.o src/locks.o \
 	src/kernel/features_kernel.o src/kernel/features_check.o src/kernel/features_catalog.o \
-	src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o src/kernel/exec_rules.o src/kernel/ensemble.o \
+	src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
+	src/kernel/exec_rules.o src/kernel/ensemble.o src/kernel/simulator.o src/kernel/tpe.o \
 	src/kernel/model_validate.o \
 	src/xgb/xgb_errors.o src/xgb/xgb_signals.o src/xgb/xgb_json.o src/xgb/xgb_matrix.o \
 	src/xgb/xgb_booster.o src/xgb/xgb_params.o src/xgb/xgb_predict.o src/xgb/xgb_validate.o \
@@ -18,11 +19,13 @@ OBJS = \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
-	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o \
-	src/agents/agent.o src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
+	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o src/agents/agent.o \
+	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \
-	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o \
-	src/bgw/scheduler.o src/bgw/launcher.o src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o
+	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/launcher.o \
+	src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o \
+	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o \
+	src/backtest/optimize_params.o src/backtest/report.o src/backtest/svg.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,

@@ -21,3 +21,9 @@ psql -qX -d fsmml_demo -c "CREATE EXTENSION fsmml"
 gzip -dc data/btcusdt_1m_sample.csv.gz |
     psql -qX -d fsmml_demo -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 psql -X -d fsmml_demo -v ON_ERROR_STOP=1 -f scripts/demo.sql
+
+# The visual report: one self-contained HTML page (inline SVG), written where the cluster lives.
+REPORT=${FSMML_REPORT:-$RUN-report-BTCUSDT-1m.html}
+psql -X -At -d fsmml_demo -v ON_ERROR_STOP=1 -c "SELECT fsmml_report('BTCUSDT', '1m', 30)" >"$REPORT"
+chmod a+r "$REPORT"
+echo "report: $REPORT ($(wc -c <"$REPORT") bytes)"

@@ -105,3 +105,17 @@ FROM fsmml_transition_matrix('BTCUSDT', '1m', 1) WHERE from_state <> to_state
 ORDER BY transitions DESC LIMIT 6;
 SELECT "timestamp", from_state, to_state, round(confidence::numeric, 1) AS confidence, reason
 FROM trading.transitions WHERE symbol = 'BTCUSDT' ORDER BY "timestamp" DESC LIMIT 4;
+
+
+\echo '== Backtest: the champion''s stored predictions through ExecRules and the bar simulator'
+SELECT backtest_id, jsonb_pretty(metrics - 'annualisation') AS metrics
+FROM fsmml_backtest('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00',
+                    jsonb_build_object('version_id', (SELECT id FROM trading.agentversions
+                                                       WHERE symbol = 'BTCUSDT' AND agent = 'DirectionXGB' AND status = 'champion')));
+
+\echo '== Threshold optimisation (TPE, 60 trials) of the state machine, with the deflated Sharpe ratio'
+SELECT calibration_id, round(score::numeric, 3) AS train_score, thresholds
+FROM fsmml_optimize('StateFSM', 'BTCUSDT', '1m', 60);
+SELECT id, method, agent, is_active, details->>'deflated_sharpe' AS deflated_sharpe,
+       details->>'holdout_sharpe' AS holdout_sharpe, details->>'warning' AS warning
+FROM trading.calibrations ORDER BY id DESC LIMIT 1;

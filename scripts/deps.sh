@@ -8,6 +8,7 @@ PKGS=(make gcc libc6-dev
       libxgboost-dev libcjson-dev libcurl4-openssl-dev
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       python3 python3-numpy python3-pandas python3-xgboost python3-psycopg2 python3-sklearn python3-statsmodels
+      python3-optuna chromium
       ca-certificates gzip procps bc)
 
 missing=()

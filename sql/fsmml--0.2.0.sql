@@ -964,3 +964,135 @@ GRANT EXECUTE ON FUNCTION fsmml_drift(bigint, integer) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_scheduler_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_scheduler_status() TO fsmml_reader;
 /* ---------------------------------------------------------------- end h6 */
+
+/* ---- h8: backtests, threshold optimisation (TPE), report (issue 12) ------------------------------
+ * fsmml_backtest / fsmml_compare store runs of the bar simulator (src/kernel/simulator.c) in
+ * trading.backtests with the equity curve and trades in child tables; fsmml_optimize stores every
+ * trial of a calibration in trading.calibration_trials; calibrations gain the agent they are for
+ * and the optimisation's details (hold-out, deflated Sharpe, warning).  fsmml_report renders one
+ * self-contained HTML page.  All are owned by fsmml_owner and written only through those functions. */
+CREATE TABLE trading.backtests (
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL
+        CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    source          text NOT NULL,
+    from_ts         timestamptz,
+    to_ts           timestamptz,
+    params          jsonb NOT NULL DEFAULT '{}',
+    metrics         jsonb NOT NULL DEFAULT '{}',
+    version_ids     bigint[] NOT NULL DEFAULT '{}',
+    calibration_id  bigint,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    created_by      text NOT NULL,
+    PRIMARY KEY (symbol, id)
+);
+CREATE UNIQUE INDEX backtests_id ON trading.backtests (id);
+CREATE INDEX backtests_series ON trading.backtests (symbol, timeframe, created_at);
+
+CREATE TABLE trading.backtest_equity (
+    symbol          text NOT NULL,
+    backtest_id     bigint NOT NULL,
+    "timestamp"     timestamptz NOT NULL,
+    equity          double precision NOT NULL,
+    drawdown        double precision NOT NULL,
+    position        double precision NOT NULL,
+    PRIMARY KEY (symbol, backtest_id, "timestamp"),
+    FOREIGN KEY (symbol, backtest_id) REFERENCES trading.backtests (symbol, id) ON DELETE CASCADE
+);
+
+CREATE TABLE trading.backtest_trades (
+    symbol          text NOT NULL,
+    backtest_id     bigint NOT NULL,
+    trade_no        integer NOT NULL,
+    side            smallint NOT NULL CHECK (side IN (-1, 1)),
+    size            double precision NOT NULL,
+    entry_ts        timestamptz NOT NULL,
+    exit_ts         timestamptz NOT NULL,
+    entry_price     double precision NOT NULL,
+    exit_price      double precision NOT NULL,
+    pnl             double precision NOT NULL,
+    ret             double precision NOT NULL,
+    fees            double precision NOT NULL,
+    exit_reason     text NOT NULL,
+    ambiguous       boolean NOT NULL,
+    PRIMARY KEY (symbol, backtest_id, trade_no),
+    FOREIGN KEY (symbol, backtest_id) REFERENCES trading.backtests (symbol, id) ON DELETE CASCADE
+);
+
+ALTER TABLE trading.calibrations ADD COLUMN agent text;
+ALTER TABLE trading.calibrations ADD COLUMN details jsonb NOT NULL DEFAULT '{}';
+CREATE UNIQUE INDEX calibrations_id ON trading.calibrations (id);
+-- One active calibration per symbol/timeframe/method and agent (ExecRules and StateFSM apart).
+DROP INDEX trading.calibrations_one_active;
+CREATE UNIQUE INDEX calibrations_one_active
+    ON trading.calibrations (symbol, timeframe, method, coalesce(agent, '')) WHERE is_active;
+
+CREATE TABLE trading.calibration_trials (
+    symbol          text NOT NULL,
+    calibration_id  bigint NOT NULL,
+    trial_no        integer NOT NULL,
+    state           text NOT NULL CHECK (state IN ('complete', 'pruned')),
+    params          jsonb NOT NULL,
+    score           double precision,
+    fold_scores     double precision[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (symbol, calibration_id, trial_no),
+    FOREIGN KEY (symbol, calibration_id) REFERENCES trading.calibrations (symbol, id) ON DELETE CASCADE
+);
+
+-- Runs trading.agentsignals (or, with params.version_id, a version's stored predictions through
+-- ExecRules) through the bar simulator over [from_ts, to_ts]; stores and returns the metrics.
+CREATE FUNCTION fsmml_backtest(symbol text, timeframe text, from_ts timestamptz, to_ts timestamptz,
+                               params jsonb DEFAULT '{}')
+RETURNS TABLE (backtest_id bigint, metrics jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_backtest'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+
+-- Both versions' stored predictions through the same simulator and rules, side by side.
+CREATE FUNCTION fsmml_compare(champion_version bigint, challenger_version bigint,
+                              from_ts timestamptz, to_ts timestamptz, params jsonb DEFAULT '{}')
+RETURNS TABLE (metric text, champion double precision, challenger double precision,
+               difference double precision)
+    AS 'MODULE_PATHNAME', 'fsmml_compare'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+
+-- Threshold optimisation (TPE or random search) of ExecRules or StateFSM on the training window,
+-- reported on the hold-out, with the deflated Sharpe ratio; stores a calibration and its trials.
+CREATE FUNCTION fsmml_optimize(agent text, symbol text, timeframe text, n_trials integer DEFAULT 100,
+                               params jsonb DEFAULT '{}')
+RETURNS TABLE (calibration_id bigint, score double precision, thresholds jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_optimize'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+
+-- One self-contained HTML page (inline SVG) about a series over its last `days` days.
+CREATE FUNCTION fsmml_report(symbol text, timeframe text, days integer DEFAULT 30)
+RETURNS text
+    AS 'MODULE_PATHNAME', 'fsmml_report'
+    LANGUAGE C STABLE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+
+SELECT pg_catalog.pg_extension_config_dump('trading.backtests', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.backtest_equity', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.backtest_trades', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.calibration_trials', '');
+SELECT pg_catalog.pg_extension_config_dump('trading.backtests_id_seq', '');
+
+ALTER TABLE trading.backtests OWNER TO fsmml_owner;
+ALTER TABLE trading.backtest_equity OWNER TO fsmml_owner;
+ALTER TABLE trading.backtest_trades OWNER TO fsmml_owner;
+ALTER TABLE trading.calibration_trials OWNER TO fsmml_owner;
+GRANT SELECT ON trading.backtests, trading.backtest_equity, trading.backtest_trades TO fsmml_reader;
+GRANT SELECT ON trading.calibration_trials TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_backtest(text, text, timestamptz, timestamptz, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_backtest(text, text, timestamptz, timestamptz, jsonb) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_compare(bigint, bigint, timestamptz, timestamptz, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_compare(bigint, bigint, timestamptz, timestamptz, jsonb) TO fsmml_trainer;
+-- Activating a calibration (params.activate) is checked for fsmml_admin inside.
+REVOKE ALL ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_report(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_report(text, text, integer) TO fsmml_reader;
+/* ---- end h8 ---- */

@@ -47,10 +47,15 @@ extern Datum fsmml_export_model(PG_FUNCTION_ARGS);
 extern Datum fsmml_model_card(PG_FUNCTION_ARGS);
 extern Datum fsmml_predict(PG_FUNCTION_ARGS);
 extern Datum fsmml_score(PG_FUNCTION_ARGS);
+extern Datum fsmml_backtest(PG_FUNCTION_ARGS);
+extern Datum fsmml_compare(PG_FUNCTION_ARGS);
+extern Datum fsmml_optimize(PG_FUNCTION_ARGS);
+extern Datum fsmml_report(PG_FUNCTION_ARGS);
 
 static const PGFunction owner_mode_entries[] = {
 	fsmml_build_features, fsmml_train, fsmml_promote, fsmml_deploy, fsmml_import_model,
 	fsmml_export_model, fsmml_model_card, fsmml_predict, fsmml_score,
+	fsmml_backtest, fsmml_compare, fsmml_optimize, fsmml_report,
 };
 
 /* Per call site (fmgr_security_definer's cache): ours or not, and the saved user. */
