@@ -201,7 +201,20 @@ regime_train(FsAgentTrainCtx *ctx)
 	sample = palloc(sizeof(size_t) * m);
 	for (size_t i = 0; i < m; i++)
 		sample[i] = (size_t) ((double) i * ndev / m);
-	sil = fs_kmeans_silhouette(Z, ndev, nf, label, k, sample, m);
+	/*
+	 * O(m x ndev x nf): in slices of 64 sampled rows with an interrupt check
+	 * between them (every sampled row counts in the mean, so the slices'
+	 * means weighted by their sizes are the mean).
+	 */
+	sil = 0;
+	for (size_t at = 0; at < m; at += 64)
+	{
+		size_t		len = Min((size_t) 64, m - at);
+
+		CHECK_FOR_INTERRUPTS();
+		sil += fs_kmeans_silhouette(Z, ndev, nf, label, k, sample + at, len) * len;
+	}
+	sil /= m;
 
 	/* Regimes by measured autocorrelation inside each cluster. */
 	for (int c = 0; c < k; c++)
