@@ -358,13 +358,6 @@ fsmml_fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train, Tr
 	return out;
 }
 
-FsXgbMatrix *
-fsmml_matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *rs,
-						 TrainParams *p, FsXgbMatrix *ref)
-{
-	return matrix_from_ranges(cxt, ds, rs, p, ref);
-}
-
 double *
 fsmml_predict_range(MemoryContext cxt, FsXgbBooster *b, const FsmmlDataset *ds, FsRange range)
 {

@@ -48,8 +48,6 @@ typedef struct FsmmlFit
 /* Boosts p->rounds on train (early stopping on its last 10%); ds->y are the labels. */
 extern FsmmlFit fsmml_fit(MemoryContext cxt, const FsmmlDataset *ds, const FsRangeSet *train,
 						  TrainParams *p, int purge);
-extern FsXgbMatrix *fsmml_matrix_from_ranges(MemoryContext cxt, const FsmmlDataset *ds,
-											 const FsRangeSet *rs, TrainParams *p, FsXgbMatrix *ref);
 /* prob of rows [range) in double precision (one column per row). */
 extern double *fsmml_predict_range(MemoryContext cxt, FsXgbBooster *b, const FsmmlDataset *ds,
 								   FsRange range);
