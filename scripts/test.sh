@@ -5,6 +5,7 @@
 # The suite runs once per build variant in FSMML_BUILDS (default "release assert": the second is
 # compiled with -DUSE_ASSERT_CHECKING).  Ends with "N passed, N failed"; non-zero on any failure.
 #   ./scripts/test.sh [all|regress|pgtap|shell]
+# FSMML_SHELL_TESTS="name ..." runs only those shell tests (development; CI runs them all).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -54,6 +55,7 @@ run_suite() {   # run_suite VARIANT
     if [ "$ONLY" = all ] || [ "$ONLY" = shell ]; then
         for t in test/shell/*.sh; do
             name=$(basename "$t" .sh)
+            if [ -n "${FSMML_SHELL_TESTS:-}" ] && ! [[ " $FSMML_SHELL_TESTS " == *" $name "* ]]; then continue; fi
             echo "== shell: $name"
             db="fsmml_$name"
             psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
