@@ -13,12 +13,16 @@ else
     echo "# $SHARED/bench/gen_bars.py not found: own random walk"
     "$PY" - <<'PYEOF' | psql -X -q -v ON_ERROR_STOP=1 -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 import numpy as np
-n = 8000
+# A random walk whose high and low come from the same path as its closes (16 steps a bar):
+# wicks drawn apart from the path would be a free edge for any take-profit.
+n, k = 8000, 16
 rng = np.random.default_rng(5)
-close = 100 * np.exp(np.cumsum(rng.standard_t(5, n) * 0.006 / np.sqrt(5 / 3)))
+steps = rng.standard_t(5, (n, k)) * 0.006 / np.sqrt(k * 5 / 3)
+path = 100 * np.exp(np.cumsum(steps.ravel())).reshape(n, k)
+close = path[:, -1]
 open_ = np.concatenate(([100.0], close[:-1]))
-wick = np.abs(rng.normal(0, 1, (2, n))) * 0.003 * close
-high, low = np.maximum(open_, close) + wick[0], np.minimum(open_, close) - wick[1]
+high = np.maximum(path.max(axis=1), open_)
+low = np.minimum(path.min(axis=1), open_)
 vol = rng.lognormal(3.0, 0.5, n)
 ts = np.datetime64("2024-01-01T00:00") + np.arange(n).astype("timedelta64[h]")
 print("symbol,timeframe,ts,open,high,low,close,volume")
