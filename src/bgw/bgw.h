@@ -38,6 +38,7 @@ extern bool fsmml_bgw_available(void);
 extern void fsmml_bgw_set_launcher(bool running);
 extern int	fsmml_bgw_launcher_pid(void);
 extern void fsmml_bgw_wake_at_commit(void);
+extern void fsmml_bgw_wake_launcher(void);
 
 /* The job's advisory lock tag; session-level in the worker, tried by the launcher. */
 struct LOCKTAG;

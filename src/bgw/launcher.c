@@ -11,11 +11,14 @@
  *      (crash, restart, terminate): failed with the reason, retried with
  *      back-off up to fsmml.job_max_attempts (a new job row, retry_of)
  *   3. due schedules become queued jobs (none while one of theirs is open)
- *   4. queued jobs start, at most fsmml.max_workers at once and never two of
- *      one instance; prune history older than fsmml.job_retention
+ *   4. queued jobs start, at most fsmml.max_workers at once (the running
+ *      jobs of a predecessor launcher's workers, still alive after it was
+ *      terminated, count too) and never two of one instance; prune history
+ *      older than fsmml.job_retention
  * then sleeps on its latch until the next due time (at most a minute).  The
- * latch is set at commit by whoever queued or changed work (scheduler.c) and
- * by the postmaster when a worker it started exits (bgw_notify_pid).
+ * latch is set at commit by whoever queued or changed work (scheduler.c), by
+ * the postmaster when a worker it started exits (bgw_notify_pid) and by any
+ * job worker at its exit (worker.c: a predecessor's workers wake it too).
  *
  * The launcher runs no user code: it connects as the bootstrap superuser only
  * to read catalogues and start workers; its writes to fsmml's tables run as
@@ -174,6 +177,43 @@ recover_lost_jobs(void)
 	}
 }
 
+/*
+ * 'running' jobs with a live worker this launcher did not start: a restarted
+ * launcher's predecessor started them (its worker holds the job's lock).  They
+ * count toward fsmml.max_workers like the launcher's own.
+ */
+static int
+count_inherited_workers(void)
+{
+	int64	   *ids;
+	int			n;
+	int			alive = 0;
+
+	spi_exec("SELECT id FROM fsmml.jobs WHERE status = 'running'", 0, NULL, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		LOCKTAG		tag;
+
+		if (is_inflight(ids[i]))
+			continue;
+		fsmml_bgw_job_locktag(&tag, ids[i]);
+		if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+			alive++;
+		else
+			LockRelease(&tag, ExclusiveLock, true);
+	}
+	pfree(ids);
+	return alive;
+}
+
 /* 3. Due schedules: next_run moves past now, a job is queued unless one is open. */
 static uint64
 enqueue_due_schedules(void)
@@ -264,8 +304,10 @@ start_due_jobs(bool *no_slot)
 	SPITupleTable *tt;
 	long		sleep_ms = MAX_SLEEP_MS;
 	bool		isnull;
+	int			inherited;
 
 	*no_slot = false;
+	inherited = count_inherited_workers();
 	spi_exec("SELECT j.id, j.agent || '@' || j.symbol || '-' || j.timeframe, j.run_as::oid,"
 			 "       r.rolcanlogin, r.rolname"
 			 " FROM fsmml.jobs j LEFT JOIN pg_catalog.pg_roles r ON r.oid = j.run_as::oid"
@@ -299,7 +341,7 @@ start_due_jobs(bool *no_slot)
 					 " error = $2 WHERE id = $1 AND status = 'queued'", 2, types, vals, SPI_OK_UPDATE);
 			continue;
 		}
-		if (ninflight >= Min(fsmml_bgw_max_workers, MAX_INFLIGHT))
+		if (ninflight >= MAX_INFLIGHT || ninflight + inherited >= fsmml_bgw_max_workers)
 		{
 			*no_slot = true;
 			break;

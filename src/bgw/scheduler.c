@@ -73,19 +73,10 @@ bgw_shmem_startup(void)
 static void
 bgw_xact_callback(XactEvent event, void *arg)
 {
-	Latch	   *latch = NULL;
-
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		if (wake_pending && bgw_shared)
-		{
-			SpinLockAcquire(&bgw_shared->mutex);
-			if (bgw_shared->launcher_pid != 0)
-				latch = bgw_shared->launcher_latch;
-			SpinLockRelease(&bgw_shared->mutex);
-			if (latch)
-				SetLatch(latch);
-		}
+		if (wake_pending)
+			fsmml_bgw_wake_launcher();
 		wake_pending = false;
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -181,6 +172,22 @@ fsmml_bgw_launcher_pid(void)
 	pid = bgw_shared->launcher_pid;
 	SpinLockRelease(&bgw_shared->mutex);
 	return pid;
+}
+
+/* Sets the launcher's latch now (a job worker at exit); no-op without a launcher. */
+void
+fsmml_bgw_wake_launcher(void)
+{
+	Latch	   *latch = NULL;
+
+	if (!bgw_shared)
+		return;
+	SpinLockAcquire(&bgw_shared->mutex);
+	if (bgw_shared->launcher_pid != 0)
+		latch = bgw_shared->launcher_latch;
+	SpinLockRelease(&bgw_shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 void

@@ -33,6 +33,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "bgw.h"
 #include "privilege.h"
@@ -90,18 +91,18 @@ static bool
 claim(Job *job, MemoryContext cxt)
 {
 	FsmmlUserScope scope;
-	Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		v[2] = {Int64GetDatum(job->id), TimestampTzGetDatum(MyStartTimestamp)};
+	Oid			t = INT8OID;
+	Datum		v = Int64GetDatum(job->id);
 	bool		claimed;
 
 	begin_xact();
 	fsmml_owner_enter(&scope);
-	/* started_at: when this worker process started (the launcher's part ends there) */
+	/* started_at: when the job is claimed, its worker connected and ready to run it */
 	if (SPI_execute_with_args("UPDATE fsmml.jobs SET status = 'running', pid = pg_backend_pid(),"
-							  " started_at = $2"
+							  " started_at = clock_timestamp()"
 							  " WHERE id = $1 AND status = 'queued'"
 							  " RETURNING agent, symbol, timeframe, params::text, retrain_when, auc_floor",
-							  2, t, v, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+							  1, &t, &v, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "fsmml job: claim failed");
 	claimed = SPI_processed == 1;
 	if (claimed)
@@ -310,6 +311,13 @@ run_job(const Job *job)
 	finish(job, "succeeded", version_id, decision, NULL);
 }
 
+/* At exit, after the job's lock is released: a launcher (this worker's or a restarted one) may start the next job. */
+static void
+wake_launcher_at_exit(int code, Datum arg)
+{
+	fsmml_bgw_wake_launcher();
+}
+
 void
 fsmml_job_worker_main(Datum arg)
 {
@@ -318,6 +326,7 @@ fsmml_job_worker_main(Datum arg)
 	Oid			roleoid;
 	LOCKTAG		tag;
 	MemoryContext cxt;
+	TimestampTz connected;
 
 	job.id = DatumGetInt64(arg);
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -327,6 +336,8 @@ fsmml_job_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleoid, 0);
+	on_shmem_exit(wake_launcher_at_exit, (Datum) 0);
+	connected = GetCurrentTimestamp();
 	pgstat_report_appname(psprintf("fsmml job " INT64_FORMAT, job.id));
 	cxt = AllocSetContextCreate(TopMemoryContext, "fsmml job", ALLOCSET_DEFAULT_SIZES);
 
@@ -336,6 +347,8 @@ fsmml_job_worker_main(Datum arg)
 
 	if (!claim(&job, cxt))
 		proc_exit(0);
+	elog(LOG, "fsmml job " INT64_FORMAT ": connected %.1f ms, claimed %.1f ms after its worker started",
+		 job.id, (connected - MyStartTimestamp) / 1000.0, (GetCurrentTimestamp() - MyStartTimestamp) / 1000.0);
 
 	PG_TRY();
 	{
