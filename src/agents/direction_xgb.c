@@ -37,6 +37,61 @@
 #include "walkforward.h"
 #include "xgb.h"
 
+const char *
+fsmml_direction_thresholds(const char *symbol, const char *timeframe, TrainParams *p,
+						   MemoryContext cxt)
+{
+	int64		cal_id = 0;
+	cJSON	   *cal = fsmml_active_calibration(symbol, timeframe, &cal_id, cxt);
+
+	if (fsmml_calibration_exec(cal, cal_id, &p->long_threshold, &p->short_threshold))
+		return psprintf("calibration %lld", (long long) cal_id);
+	return "params.threshold";
+}
+
+double
+fsmml_direction_folds(MemoryContext cxt, const FsmmlDataset *ds, const FsSplitPlan *plan,
+					  TrainParams *p, cJSON *folds)
+{
+	double		fit_seconds = 0;
+
+	for (int k = 0; k < plan->folds; k++)
+	{
+		const FsFold *f = &plan->fold[k];
+		FsmmlFit	r;
+		double	   *prob;
+		cJSON	   *fj;
+
+		fsmml_progress_phase("fold", k + 1);
+		r = fsmml_fit(cxt, ds, &f->train, p, p->horizon);
+		fit_seconds += r.seconds;
+		prob = fsmml_predict_range(cxt, r.booster, ds, f->test);
+		fj = fsmml_class_metrics_json(ds, f->test, prob);
+		cJSON_AddNumberToObject(fj, "fold", k + 1);
+		cJSON_AddNumberToObject(fj, "train_rows", (double) f->ntrain);
+		cJSON_AddNumberToObject(fj, "best_iteration", r.best_iteration);
+		cJSON_AddItemToArray(folds, fj);
+		fsmml_progress_fold_done(k + 1, "auc", cJSON_GetNumberValue(cJSON_GetObjectItem(fj, "auc")));
+		fsxgb_booster_free(r.booster);
+		pfree(prob);
+	}
+	return fit_seconds;
+}
+
+void
+fsmml_direction_rows_json(cJSON *metrics, const FsmmlBars *bars, const FsmmlDataset *ds,
+						  const FsSplitPlan *plan)
+{
+	cJSON	   *rows = cJSON_AddObjectToObject(metrics, "rows");
+
+	cJSON_AddNumberToObject(rows, "bars", (double) bars->n);
+	cJSON_AddNumberToObject(rows, "dropped_null", (double) ds->dropped_null);
+	cJSON_AddNumberToObject(rows, "dropped_unlabeled", (double) ds->dropped_unlabeled);
+	cJSON_AddNumberToObject(rows, "used", (double) ds->nrows);
+	cJSON_AddNumberToObject(rows, "train", (double) plan->final_ntrain);
+	cJSON_AddNumberToObject(rows, "holdout", (double) (plan->holdout.end - plan->holdout.start));
+}
+
 /* fsmml_train for DirectionXGB; returns the new version. */
 static FsmmlTrainResult
 train_direction(FsAgentTrainCtx *ctx)
@@ -54,7 +109,6 @@ train_direction(FsAgentTrainCtx *ctx)
 	FsSplitPlan *plan;
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), cxt);
 	cJSON	   *folds = cJSON_AddArrayToObject(metrics, "folds");
-	cJSON	   *rows;
 	cJSON	   *holdout;
 	cJSON	   *features_json;
 	FsmmlFit	final;
@@ -66,17 +120,11 @@ train_direction(FsAgentTrainCtx *ctx)
 	FsmmlNewVersion v = {0};
 	FsmmlTrainResult res;
 	ListCell   *lc;
-	const char *thresholds_from = "params.threshold";
+	const char *thresholds_from;
 	cJSON	   *btj;
 
 	/* The backtest's ExecRules thresholds: the active calibration's, else params.threshold's. */
-	{
-		int64		cal_id = 0;
-		cJSON	   *cal = fsmml_active_calibration(symbol, timeframe, &cal_id, cxt);
-
-		if (fsmml_calibration_exec(cal, cal_id, &p->long_threshold, &p->short_threshold))
-			thresholds_from = psprintf("calibration %lld", (long long) cal_id);
-	}
+	thresholds_from = fsmml_direction_thresholds(symbol, timeframe, p, cxt);
 	fsmml_progress_begin(instance, p->folds, p->rounds);
 	fsmml_progress_phase("loading", 0);
 	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, DT_NOEND, cxt);
@@ -98,34 +146,10 @@ train_direction(FsAgentTrainCtx *ctx)
 				 errhint("Choose features defined on this series in params.features, or load more bars (long look-backs need warm-up).")));
 	plan = fsmml_plan_splits(ds, p, instance);
 
-	rows = cJSON_AddObjectToObject(metrics, "rows");
-	cJSON_AddNumberToObject(rows, "bars", (double) bars->n);
-	cJSON_AddNumberToObject(rows, "dropped_null", (double) ds->dropped_null);
-	cJSON_AddNumberToObject(rows, "dropped_unlabeled", (double) ds->dropped_unlabeled);
-	cJSON_AddNumberToObject(rows, "used", (double) ds->nrows);
-	cJSON_AddNumberToObject(rows, "train", (double) plan->final_ntrain);
-	cJSON_AddNumberToObject(rows, "holdout", (double) (plan->holdout.end - plan->holdout.start));
+	fsmml_direction_rows_json(metrics, bars, ds, plan);
 
 	/* Walk-forward folds: each scored on its own test block. */
-	for (int k = 0; k < plan->folds; k++)
-	{
-		FsFold	   *f = &plan->fold[k];
-		FsmmlFit	r;
-		cJSON	   *fj;
-
-		fsmml_progress_phase("fold", k + 1);
-		r = fsmml_fit(cxt, ds, &f->train, p, p->horizon);
-		fit_seconds += r.seconds;
-		prob = fsmml_predict_range(cxt, r.booster, ds, f->test);
-		fj = fsmml_class_metrics_json(ds, f->test, prob);
-		cJSON_AddNumberToObject(fj, "fold", k + 1);
-		cJSON_AddNumberToObject(fj, "train_rows", (double) f->ntrain);
-		cJSON_AddNumberToObject(fj, "best_iteration", r.best_iteration);
-		cJSON_AddItemToArray(folds, fj);
-		fsmml_progress_fold_done(k + 1, "auc", cJSON_GetNumberValue(cJSON_GetObjectItem(fj, "auc")));
-		fsxgb_booster_free(r.booster);
-		pfree(prob);
-	}
+	fit_seconds = fsmml_direction_folds(cxt, ds, plan, p, folds);
 
 	/* The final fit on all development rows, scored on the hold-out. */
 	fsmml_progress_phase("final", p->folds);

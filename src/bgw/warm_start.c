@@ -7,9 +7,11 @@
  * hold-out begins (its last training row's label, H bars later, included):
  * otherwise the champion's trees have seen hold-out bars and the hold-out
  * figures, the promotion decision among them, would be flattering lies.
- * The new window's development rows get params.rounds more rounds (no
- * walk-forward folds: the champion's own were run when it was trained), the
- * hold-out is scored and backtested as fsmml_train does, and the version is
+ * The new window's walk-forward folds are fit from scratch and scored as a
+ * full retrain's are (the same fold metrics; the champion's trees saw those
+ * blocks), then its development rows get params.rounds more rounds from the
+ * champion's trees, the hold-out is scored and backtested as fsmml_train does
+ * (the active calibration's thresholds included), and the version is
  * registered and judged by the same promotion rules, under the instance lock.
  *
  * Runs in the job worker as the job's role (the bars are read with its
@@ -22,16 +24,19 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "agent.h"
 #include "bars.h"
 #include "bgw.h"
 #include "dataset.h"
 #include "fsmml.h"
 #include "metrics.h"
 #include "privilege.h"
+#include "progress.h"
 #include "promotion.h"
 #include "registry.h"
 #include "train.h"
@@ -86,43 +91,16 @@ read_champion(const char *agent, const char *symbol, const char *timeframe, Memo
 	return c;
 }
 
-static cJSON *
-metrics_json(const FsmmlDataset *ds, FsRange r, const double *prob)
-{
-	int64		n = r.end - r.start;
-	double	   *y = palloc(sizeof(double) * Max(n, 1));
-	size_t	   *scratch = palloc(sizeof(size_t) * Max(n, 1));
-	FsClassMetrics m;
-	cJSON	   *o;
-
-	for (int64 i = 0; i < n; i++)
-		y[i] = ds->y[r.start + i];
-	fs_class_metrics(y, prob, n, scratch, &m);
-	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "rows", (double) n);
-	cJSON_AddStringToObject(o, "from", fsmml_iso8601(ds->ts[r.start]));
-	cJSON_AddStringToObject(o, "to", fsmml_iso8601(ds->ts[r.end - 1]));
-#define NUM(k, v) (isfinite(v) ? cJSON_AddNumberToObject(o, k, v) : cJSON_AddNullToObject(o, k))
-	NUM("auc", m.auc);
-	NUM("brier", m.brier);
-	NUM("logloss", m.logloss);
-	NUM("accuracy", m.accuracy);
-	NUM("pos_rate", m.pos_rate);
-#undef NUM
-	return o;
-}
-
 int64
 fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timeframe,
 					 Jsonb *params, char **status, MemoryContext cxt)
 {
+	char	   *instance = fsmml_instance_name(agent, symbol, timeframe);
 	TrainParams *p = fsmml_train_params(agent, timeframe, params, cxt);
 	Champion	champ = read_champion(agent, symbol, timeframe, cxt);
 	FsmmlBars  *bars;
 	FsmmlDataset *ds;
-	FsSplitPlan plan;
-	FsSplitStatus st;
-	int64		from = 0;
+	FsSplitPlan *plan;
 	int64		leak_end;
 	FsXgbMatrix *dtrain;
 	FsXgbBooster *b;
@@ -132,47 +110,57 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	double	   *prob;
 	FsBacktest	bt;
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), cxt);
+	cJSON	   *folds = cJSON_AddArrayToObject(metrics, "folds");
 	cJSON	   *holdout;
+	cJSON	   *btj;
 	cJSON	   *ws;
 	cJSON	   *features_json;
+	const char *thresholds_from;
+	double		fit_seconds;
+	instr_time	t0,
+				t1;
 	ListCell   *lc;
 	FsmmlNewVersion v = {0};
 	FsmmlVersionRow row;
 	FsmmlUserScope scope;
 	int64		champion_now;
 
+	thresholds_from = fsmml_direction_thresholds(symbol, timeframe, p, cxt);
+	fsmml_progress_begin(instance, p->folds, p->rounds);
+	fsmml_progress_phase("loading", 0);
 	bars = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, DT_NOEND, cxt);
 	if (bars->n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no bars for %s %s in trading.historicaldata", symbol, timeframe)));
-	if (p->lookback_bars > 0)
-		from = Max(bars->n - p->lookback_bars, 0);
-	else if (p->lookback_us > 0)
-		while (from < bars->n && bars->bars[from].ts < bars->bars[bars->n - 1].ts - p->lookback_us)
-			from++;
-	ds = fsmml_dataset_build(symbol, timeframe, bars, from, bars->n, champ.features, p->horizon,
-							 true, cxt);
-	st = fs_walkforward_plan(ds->nrows, 0, p->test_size, p->horizon, p->embargo, 200, 50, &plan);
-	if (st != FS_SPLIT_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("warm_start: %s", fs_split_status_message(st)),
-				 errdetail("%s", plan.detail)));
+	ds = fsmml_dataset_build(symbol, timeframe, bars, fsmml_window_start(bars, p), bars->n,
+							 champ.features, p->horizon, true, cxt);
+	/* the plan a full retrain of this window makes: same folds, same hold-out */
+	plan = fsmml_plan_splits(ds, p, instance);
 
 	/* the champion's last training label reaches H bars past train_to */
 	leak_end = champ.train_to_us + (int64) p->horizon * fsmml_timeframe_usec(timeframe);
-	if (leak_end >= ds->ts[plan.holdout.start])
+	if (leak_end >= ds->ts[plan->holdout.start])
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("warm_start refused: champion " INT64_FORMAT " was trained on bars up to %s,"
 						" which reach into the new hold-out starting %s",
-						champ.id, fsmml_iso8601(champ.train_to_us), fsmml_iso8601(ds->ts[plan.holdout.start])),
+						champ.id, fsmml_iso8601(champ.train_to_us), fsmml_iso8601(ds->ts[plan->holdout.start])),
 				 errdetail("Continuing from it would score the hold-out with trees that saw it."),
 				 errhint("Wait until newer bars push the hold-out past the champion's window, or retrain from scratch (params.warm_start false).")));
+	fsmml_direction_rows_json(metrics, bars, ds, plan);
+
+	/*
+	 * The walk-forward folds of the rolling window, fit from scratch as a full
+	 * retrain fits them: continuing from the champion there would score fold
+	 * blocks with trees that were trained on them.
+	 */
+	fit_seconds = fsmml_direction_folds(cxt, ds, plan, p, folds);
 
 	/* more rounds on the development rows, from the champion's trees */
-	dtrain = fsxgb_matrix_create(cxt, ds->X, plan.dev_end, ds->nfeat, ds->y, fsmml_train_nthread);
+	fsmml_progress_phase("final", p->folds);
+	INSTR_TIME_SET_CURRENT(t0);
+	dtrain = fsxgb_matrix_create(cxt, ds->X, plan->dev_end, ds->nfeat, ds->y, fsmml_train_nthread);
 	b = fsxgb_booster_load_bytea(cxt, champ.model);
 	fsxgb_booster_set_params_jsonb(b, p->xgb);
 	base_rounds = fsxgb_booster_boosted_rounds(b);
@@ -183,23 +171,40 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 		fsxgb_booster_update(b, base_rounds + it, dtrain);
 	}
 	fsxgb_matrix_free(dtrain);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	fit_seconds += INSTR_TIME_GET_DOUBLE(t1);
 
-	nh = plan.holdout.end - plan.holdout.start;
+	fsmml_progress_phase("evaluating", p->folds);
+	INSTR_TIME_SET_CURRENT(t0);
+	nh = plan->holdout.end - plan->holdout.start;
 	pf = palloc(sizeof(float) * nh);
 	prob = palloc(sizeof(double) * nh);
-	fsxgb_predict_dense(b, ds->X + plan.holdout.start * ds->nfeat, nh, ds->nfeat, pf, nh);
+	fsxgb_predict_dense(b, ds->X + plan->holdout.start * ds->nfeat, nh, ds->nfeat, pf, nh);
 	for (int64 i = 0; i < nh; i++)
 		prob[i] = pf[i];
-	holdout = metrics_json(ds, plan.holdout, prob);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	holdout = fsmml_class_metrics_json(ds, plan->holdout, prob);
 	cJSON_AddItemToObject(metrics, "holdout", holdout);
-	fsmml_run_backtest(prob, ds->fwd_ret + plan.holdout.start, nh, p, timeframe, &bt);
-	cJSON_AddItemToObject(holdout, "backtest", fsmml_backtest_json(&bt));
+	fsmml_run_backtest(prob, ds->fwd_ret + plan->holdout.start, nh, p, timeframe, &bt);
+	btj = fsmml_backtest_json(&bt);
+	cJSON_AddItemToObject(holdout, "backtest", btj);
+	fsmml_json_num(btj, "long_threshold", p->long_threshold);
+	fsmml_json_num(btj, "short_threshold", p->short_threshold);
+	cJSON_AddStringToObject(btj, "thresholds_from", thresholds_from);
+	/* no early stopping on the added rounds: the last is the best kept */
+	cJSON_AddNumberToObject(metrics, "best_iteration", base_rounds + p->rounds - 1);
+	cJSON_AddNumberToObject(metrics, "rounds", base_rounds + p->rounds);
+	fsmml_json_num(metrics, "fit_seconds", fit_seconds);
+	fsmml_json_num(metrics, "score_seconds", INSTR_TIME_GET_DOUBLE(t1));
+	fsmml_progress_fold_done(p->folds, "auc", cJSON_GetNumberValue(cJSON_GetObjectItem(holdout, "auc")));
 	ws = cJSON_AddObjectToObject(metrics, "warm_start");
 	cJSON_AddNumberToObject(ws, "from_version_id", (double) champ.id);
 	cJSON_AddNumberToObject(ws, "base_rounds", base_rounds);
 	cJSON_AddNumberToObject(ws, "added_rounds", p->rounds);
-	cJSON_AddNumberToObject(metrics, "rounds", base_rounds + p->rounds);
 
+	fsmml_progress_phase("storing", p->folds);
 	features_json = cJSON_CreateArray();
 	foreach(lc, champ.features)
 		cJSON_AddItemToArray(features_json, cJSON_CreateString(lfirst(lc)));
@@ -219,19 +224,20 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	v.feature_names = champ.features;
 	v.objective = fsxgb_booster_objective(b);
 	v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	v.train_to = fsmml_unix_to_ts(ds->ts[plan.dev_end - 1]);
-	v.test_from = fsmml_unix_to_ts(ds->ts[plan.holdout.start]);
-	v.test_to = fsmml_unix_to_ts(ds->ts[plan.holdout.end - 1]);
+	v.train_to = fsmml_unix_to_ts(ds->ts[plan->dev_end - 1]);
+	v.test_from = fsmml_unix_to_ts(ds->ts[plan->holdout.start]);
+	v.test_to = fsmml_unix_to_ts(ds->ts[plan->holdout.end - 1]);
 
 	fsmml_owner_enter(&scope);
 	fsmml_registry_lock_instance(agent, symbol, timeframe);
 	champion_now = fsmml_registry_champion(agent, symbol, timeframe);
 	row = fsmml_registry_insert(&v);
-	fsmml_drift_store_reference(symbol, row.id, ds, plan.dev_end);
+	fsmml_drift_store_reference(symbol, row.id, ds, plan->dev_end);
 	*status = row.status;
 	if (champion_now != 0 && p->auto_promote)
 		*status = fsmml_auto_promote(symbol, timeframe, agent, row.id, champion_now, p, &bt, v.metrics,
-									 bars, ds->ts[plan.holdout.start], ds->ts[plan.holdout.end - 1], cxt);
+									 bars, ds->ts[plan->holdout.start], ds->ts[plan->holdout.end - 1], cxt);
 	fsmml_owner_leave(&scope);
+	fsmml_progress_end();
 	return row.id;
 }

@@ -57,4 +57,15 @@ extern int64 fsmml_window_start(const FsmmlBars *bars, const TrainParams *p);
 extern FsSplitPlan *fsmml_plan_splits(const FsmmlDataset *ds, const TrainParams *p,
 									  const char *instance);
 
+/* ---- DirectionXGB's pieces a warm start shares (agents/direction_xgb.c) */
+/* The backtest thresholds: the active calibration's, else params'; returns where they came from. */
+extern const char *fsmml_direction_thresholds(const char *symbol, const char *timeframe,
+											  TrainParams *p, MemoryContext cxt);
+/* plan's walk-forward folds, each fit from scratch and scored on its test block, into folds; fit seconds. */
+extern double fsmml_direction_folds(MemoryContext cxt, const FsmmlDataset *ds, const FsSplitPlan *plan,
+									TrainParams *p, cJSON *folds);
+/* metrics.rows of a direction version. */
+extern void fsmml_direction_rows_json(cJSON *metrics, const FsmmlBars *bars, const FsmmlDataset *ds,
+									  const FsSplitPlan *plan);
+
 #endif							/* FSMML_TRAIN_H */
