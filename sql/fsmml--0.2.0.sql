@@ -1096,3 +1096,133 @@ GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb) TO fs
 REVOKE ALL ON FUNCTION fsmml_report(text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_report(text, text, integer) TO fsmml_reader;
 /* ---- end h8 ---- */
+
+/* ---- i10: fsmml.model_health with live figures for every agent kind (issue 10) --------------------
+ * Replaces h6's view (same columns first, new ones appended).  Each champion's live figures come
+ * from its own stored output whose label is known, measured as its training measured them:
+ *   direction   hit rate, AUC, Brier on 1[close(t+H) > close(t)]; PnL of the ExecRules decision at
+ *               the thresholds its hold-out backtest used (H-bar return / H, fee_bps per unit of
+ *               position change, as fs_backtest_sides)
+ *   volatility  coverage: share of |close(t+H) - close(t)| at or below the predicted highest
+ *               quantile's move (payload sl / sl_mult), beside the hold-out's coverage of that q
+ *   execution   its payload side, ensemble its trading.agentsignals side: PnL of holding the side
+ *               to the next bar (gross: neither has a fee), hit rate of the bars it traded
+ *   state       hit rate: the predicted next_state equals the next bar's state
+ *   regime      the trend regime's minus the mean-revert regime's lag-1 autocorrelation of 1-bar
+ *               returns over consecutive bars both in it (holdout.autocorr_spread's definition) */
+CREATE OR REPLACE VIEW fsmml.model_health WITH (security_invoker = true) AS
+WITH champ AS (
+    SELECT av.id, av.symbol, av.timeframe, av.agent, av.version, a.kind,
+           coalesce(av.params ->> 'horizon', a.default_params ->> 'horizon', '1')::integer AS h,
+           coalesce((av.params ->> 'fee_bps')::float8, 0) AS fee_bps,
+           coalesce((av.metrics -> 'holdout' -> 'backtest' ->> 'long_threshold')::float8,
+                    0.5 + coalesce((av.params ->> 'threshold')::float8, 0)) AS long_t,
+           coalesce((av.metrics -> 'holdout' -> 'backtest' ->> 'short_threshold')::float8,
+                    0.5 - coalesce((av.params ->> 'threshold')::float8, 0)) AS short_t,
+           coalesce(av.params ->> 'sl_mult', a.default_params ->> 'sl_mult', '1')::float8 AS sl_mult,
+           fsmml.timeframe_interval(av.timeframe) AS step,
+           av.metrics -> 'holdout' AS ho
+    FROM trading.agentversions av JOIN trading.agents a ON a.name = av.agent
+    WHERE av.status = 'champion'
+), labelled AS (
+    -- each prediction with the closes its label needs: now, next bar, H bars later, 2 bars later
+    SELECT c.id, c.symbol, c.timeframe, c.kind, c.h, c.fee_bps, c.long_t, c.short_t, c.sl_mult, c.step,
+           p."timestamp", p.payload,
+           b0.close AS c0, b1.close AS c1, bh.close AS ch, b2.close AS c2
+    FROM champ c
+    JOIN trading.agentpreds p ON p.agent_version_id = c.id AND p.symbol = c.symbol
+         AND p.timeframe = c.timeframe AND (c.kind <> 'direction' OR p.horizon = c.h)
+    JOIN trading.historicaldata b0 ON b0.symbol = p.symbol AND b0.timeframe = p.timeframe
+         AND b0."timestamp" = p."timestamp"
+    LEFT JOIN trading.historicaldata b1 ON b1.symbol = p.symbol AND b1.timeframe = p.timeframe
+         AND b1."timestamp" = p."timestamp" + c.step
+    LEFT JOIN trading.historicaldata bh ON bh.symbol = p.symbol AND bh.timeframe = p.timeframe
+         AND bh."timestamp" = p."timestamp" + c.h * c.step
+    LEFT JOIN trading.historicaldata b2 ON b2.symbol = p.symbol AND b2.timeframe = p.timeframe
+         AND b2."timestamp" = p."timestamp" + 2 * c.step
+    WHERE c.kind IN ('direction', 'volatility', 'execution', 'state', 'regime')
+), dir AS (
+    SELECT l.id, l."timestamp", (l.payload ->> 'prob_up')::float8 AS prob, (l.ch > l.c0)::integer AS y,
+           (l.ch / l.c0 - 1)::float8 AS ret, l.h, l.fee_bps,
+           CASE WHEN (l.payload ->> 'prob_up')::float8 >= l.long_t THEN 1
+                WHEN (l.payload ->> 'prob_up')::float8 <= l.short_t THEN -1 ELSE 0 END AS side
+    FROM labelled l WHERE l.kind = 'direction' AND l.ch IS NOT NULL AND l.payload ? 'prob_up'
+), dir_ranked AS (
+    SELECT d.*, rank() OVER (PARTITION BY id ORDER BY prob)
+                + (count(*) OVER (PARTITION BY id, prob) - 1) / 2.0 AS r,
+           abs(side - coalesce(lag(side) OVER (PARTITION BY id ORDER BY "timestamp"), 0)) AS change
+    FROM dir d
+), traded AS (
+    -- execution and ensemble: the side held from a bar to the next
+    SELECT l.id, l."timestamp", (l.payload ->> 'side')::integer AS side, (l.c1 / l.c0 - 1)::float8 AS ret1
+    FROM labelled l WHERE l.kind = 'execution' AND l.c1 IS NOT NULL AND l.payload ? 'side'
+    UNION ALL
+    SELECT c.id, s."timestamp", s.side, (b1.close / b0.close - 1)::float8
+    FROM champ c
+    JOIN trading.agentsignals s ON s.ensemble_version_id = c.id AND s.symbol = c.symbol AND s.timeframe = c.timeframe
+    JOIN trading.historicaldata b0 ON b0.symbol = s.symbol AND b0.timeframe = s.timeframe
+         AND b0."timestamp" = s."timestamp"
+    JOIN trading.historicaldata b1 ON b1.symbol = s.symbol AND b1.timeframe = s.timeframe
+         AND b1."timestamp" = s."timestamp" + c.step
+    WHERE c.kind = 'ensemble'
+), traded_changes AS (
+    SELECT t.*, abs(side - coalesce(lag(side) OVER (PARTITION BY id ORDER BY "timestamp"), 0)) AS change
+    FROM traded t
+), pairs AS (
+    -- state and regime: a bar's prediction beside the next bar's, of the same version
+    SELECT l.id, l.kind, l."timestamp", l.payload, n.payload AS next_payload,
+           (l.c1 / l.c0 - 1)::float8 AS x, (l.c2 / l.c1 - 1)::float8 AS y
+    FROM labelled l
+    JOIN trading.agentpreds n ON n.agent_version_id = l.id AND n.symbol = l.symbol
+         AND n.timeframe = l.timeframe AND n."timestamp" = l."timestamp" + l.step
+    WHERE l.kind IN ('state', 'regime')
+), live AS (
+    SELECT id, count(*) AS n,
+           (sum(r) FILTER (WHERE y = 1) - sum(y) * (sum(y) + 1) / 2.0)
+               / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
+           avg((prob - y) ^ 2) AS brier,
+           avg(((prob > 0.5)::integer = y)::integer) AS hit_rate,
+           sum(side * ret / h) - sum(change) * max(fee_bps) / 1e4 AS pnl,
+           count(*) FILTER (WHERE change <> 0) AS trades,
+           NULL::float8 AS coverage, NULL::float8 AS autocorr_spread, max("timestamp") AS last_labelled
+    FROM dir_ranked GROUP BY id
+    UNION ALL
+    SELECT id, count(*), NULL, NULL, NULL, NULL, NULL,
+           avg((abs(ch - c0) <= (payload ->> 'sl')::float8 / sl_mult)::integer), NULL, max("timestamp")
+    FROM labelled WHERE kind = 'volatility' AND ch IS NOT NULL AND payload ? 'sl'
+    GROUP BY id
+    UNION ALL
+    SELECT id, count(*), NULL, NULL,
+           avg((sign(ret1) = side)::integer) FILTER (WHERE side <> 0),
+           sum(side * ret1), count(*) FILTER (WHERE change <> 0), NULL, NULL, max("timestamp")
+    FROM traded_changes GROUP BY id
+    UNION ALL
+    SELECT id, count(*), NULL, NULL,
+           avg((payload ->> 'next_state' = next_payload ->> 'state')::integer), NULL, NULL, NULL, NULL,
+           max("timestamp")
+    FROM pairs WHERE kind = 'state' AND payload ? 'next_state' AND next_payload ? 'state'
+    GROUP BY id
+    UNION ALL
+    SELECT id, count(*), NULL, NULL, NULL, NULL, NULL, NULL,
+           CASE WHEN count(*) FILTER (WHERE regime = 'trend') >= 3
+                 AND count(*) FILTER (WHERE regime = 'mean_revert') >= 3
+                THEN corr(x, y) FILTER (WHERE regime = 'trend') - corr(x, y) FILTER (WHERE regime = 'mean_revert') END,
+           max("timestamp")
+    FROM (SELECT pr.*, pr.payload ->> 'regime' AS regime FROM pairs pr
+          WHERE pr.kind = 'regime' AND pr.payload ->> 'regime' = pr.next_payload ->> 'regime' AND pr.y IS NOT NULL) g
+    GROUP BY id
+)
+SELECT c.symbol, c.timeframe, c.agent, c.id AS version_id, c.version,
+       (c.ho ->> 'auc')::float8 AS train_auc, (c.ho ->> 'brier')::float8 AS train_brier,
+       (c.ho ->> 'accuracy')::float8 AS train_hit_rate, (c.ho -> 'backtest' ->> 'pnl')::float8 AS train_pnl,
+       coalesce(l.n, 0) AS live_rows, l.auc::float8 AS live_auc, l.brier::float8 AS live_brier,
+       l.hit_rate::float8 AS live_hit_rate, l.pnl::float8 AS live_pnl, l.trades AS live_trades,
+       l.coverage::float8 AS live_coverage,
+       l.last_labelled,
+       c.kind,
+       (c.ho -> 'quantiles' -> -1 ->> 'q')::float8 AS coverage_q,
+       (c.ho -> 'quantiles' -> -1 ->> 'coverage')::float8 AS train_coverage,
+       (c.ho ->> 'autocorr_spread')::float8 AS train_autocorr_spread,
+       l.autocorr_spread::float8 AS live_autocorr_spread
+FROM champ c LEFT JOIN live l ON l.id = c.id;
+/* ---- end i10 ---- */

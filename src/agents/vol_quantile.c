@@ -222,6 +222,7 @@ vol_train(FsAgentTrainCtx *ctx)
 				pin_sum = 0;
 	double	   *norm;
 	int			atr_col = -1;
+	int			nthread;
 	bool		by_atr = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "normaliser")), "atr_14") == 0;
 	int			linear_rounds = fsmml_param_int(p, "linear_rounds", 0, 100000, "100");
 	float	   *linho = palloc(sizeof(float) * Max(nho, 1));
@@ -263,14 +264,15 @@ vol_train(FsAgentTrainCtx *ctx)
 	for (int64 i = 0; i < nho; i++)
 		yho[i] = y[d->holdout_start + i];
 
-	dtrain = fsxgb_matrix_create(ctx->cxt, ds->X, ndev, ds->nfeat, y, fsmml_train_nthread);
+	/* params.xgb.nthread for the matrices too, as the boosters take it */
+	nthread = fsxgb_jsonb_get_int(xgb, "nthread", fsxgb_jsonb_get_int(xgb, "n_jobs", fsmml_train_nthread));
+	dtrain = fsxgb_matrix_create(ctx->cxt, ds->X, ndev, ds->nfeat, y, nthread);
 	fsxgb_matrix_set_feature_names(dtrain, (const char *const *) ds->names, ds->nfeat);
 	{
 		FsXgbRowBlock block = {ds->X, y, (uint64) ndev};
 
 		dtrees = fsxgb_matrix_create_quantile(ctx->cxt, &block, 1, ds->nfeat, NULL,
-											  fsxgb_jsonb_get_int(xgb, "max_bin", 256),
-											  fsmml_train_nthread);
+											  fsxgb_jsonb_get_int(xgb, "max_bin", 256), nthread);
 	}
 	linmargin = palloc(sizeof(float) * Max(ndev, 1));
 	boosters = cJSON_AddArrayToObject(doc, "boosters");

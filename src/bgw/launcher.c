@@ -5,8 +5,10 @@
  *
  * One pass per wake-up, every pass in a fresh memory context:
  *   1. reap finished workers; a worker that exited before claiming its job
- *      fails that job (e.g. its role cannot log in any more); then queued
- *      jobs start (4. below), at once, in the pass's first transaction
+ *      fails that job (e.g. its role cannot log in any more); then, in the
+ *      pass's first transaction, due schedules become jobs (3.) and queued
+ *      jobs start (4.) at once; lost jobs (2.) then, in a second one (and at
+ *      a launcher's first pass before anything starts)
  *   2. lost jobs: a 'running' job whose advisory lock is free has no worker
  *      (crash, restart, terminate): failed with the reason, retried with
  *      back-off up to fsmml.job_max_attempts (a new job row, retry_of)
@@ -145,12 +147,13 @@ is_inflight(int64 job_id)
 	return false;
 }
 
-/* 2. 'running' jobs nobody holds the lock of. */
-static void
+/* 2. 'running' jobs nobody holds the lock of; returns how many were failed. */
+static int
 recover_lost_jobs(void)
 {
 	int64	   *ids;
 	int			n;
+	int			lost = 0;
 
 	spi_exec("SELECT id FROM fsmml.jobs WHERE status = 'running' ORDER BY id", 0, NULL, NULL,
 			 SPI_OK_SELECT);
@@ -174,7 +177,9 @@ recover_lost_jobs(void)
 		LockRelease(&tag, ExclusiveLock, true);
 		fsmml_bgw_fail_lost_job(ids[i], "the worker was lost while running"
 								" (server crash or restart, or the worker was terminated)");
+		lost++;
 	}
+	return lost;
 }
 
 /*
@@ -392,18 +397,20 @@ commit_xact(void)
 }
 
 /*
- * One pass; returns how long to sleep.  Jobs already queued (fsmml_retrain_now,
- * a new schedule's first run) start in the first transaction, before the
- * housekeeping, so a wake-up at commit reaches a started worker fast.
+ * One pass; returns how long to sleep.  Due schedules become jobs and queued
+ * jobs start in the first transaction, before the housekeeping, so a wake-up
+ * at commit (fsmml_retrain_now, a new schedule's first run) reaches a started
+ * worker in one pass.
  */
 static long
 launcher_pass(void)
 {
+	static bool first_pass = true;
 	long		sleep_ms = MAX_SLEEP_MS;
 	FsmmlUserScope scope;
 	bool		no_slot = false;
 	bool		ready;
-	uint64		queued;
+	uint64		retried = 0;
 
 	begin_xact();
 	pgstat_report_activity(STATE_RUNNING, "fsmml launcher pass");
@@ -412,6 +419,11 @@ launcher_pass(void)
 	{
 		fsmml_owner_enter(&scope);
 		reap_workers();
+		/* after a crash, jobs left 'running' are failed before new ones start beside them */
+		if (first_pass)
+			(void) recover_lost_jobs();
+		first_pass = false;
+		(void) enqueue_due_schedules();
 		sleep_ms = start_due_jobs(&no_slot);
 		fsmml_owner_leave(&scope);
 	}
@@ -421,13 +433,12 @@ launcher_pass(void)
 	{
 		begin_xact();
 		fsmml_owner_enter(&scope);
-		recover_lost_jobs();
-		queued = enqueue_due_schedules();
+		retried = recover_lost_jobs();
 		prune_history();
 		fsmml_owner_leave(&scope);
 		commit_xact();
-		/* retries and scheduled runs just queued may be due now: another pass */
-		if (queued > 0 && !no_slot)
+		/* retries just queued: another pass computes when they are due */
+		if (retried > 0 && !no_slot)
 			sleep_ms = 0;
 		/* all slots busy: a finishing worker sets the latch */
 		if (no_slot)

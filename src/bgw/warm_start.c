@@ -160,7 +160,10 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	/* more rounds on the development rows, from the champion's trees */
 	fsmml_progress_phase("final", p->folds);
 	INSTR_TIME_SET_CURRENT(t0);
-	dtrain = fsxgb_matrix_create(cxt, ds->X, plan->dev_end, ds->nfeat, ds->y, fsmml_train_nthread);
+	/* threads as the full retrain's matrices take them: params.xgb.nthread first */
+	dtrain = fsxgb_matrix_create(cxt, ds->X, plan->dev_end, ds->nfeat, ds->y,
+								 fsxgb_jsonb_get_int(p->xgb, "nthread",
+													 fsxgb_jsonb_get_int(p->xgb, "n_jobs", fsmml_train_nthread)));
 	b = fsxgb_booster_load_bytea(cxt, champ.model);
 	fsxgb_booster_set_params_jsonb(b, p->xgb);
 	base_rounds = fsxgb_booster_boosted_rounds(b);

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -311,6 +312,41 @@ run_job(const Job *job)
 	finish(job, "succeeded", version_id, decision, NULL);
 }
 
+/* Threads of this process (XGBoost's OpenMP pool included); -1 where /proc is missing. */
+static int
+thread_count(void)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	int			n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * One LOG line per job: its wall time from the claim, the worker's CPU (every
+ * thread's, start-up included) and its threads, so a desk can see what a
+ * retrain costs and that nthread is kept.
+ */
+static void
+log_job_end(const Job *job, const char *status, TimestampTz claimed)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	elog(LOG, "fsmml job " INT64_FORMAT " %s: ran %.3f s, CPU user %.3f s system %.3f s, %d threads;"
+		 " claimed %.1f ms after its worker started",
+		 job->id, status, (GetCurrentTimestamp() - claimed) / 1e6,
+		 ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+		 thread_count(), (claimed - MyStartTimestamp) / 1000.0);
+}
+
 /* At exit, after the job's lock is released: a launcher (this worker's or a restarted one) may start the next job. */
 static void
 wake_launcher_at_exit(int code, Datum arg)
@@ -326,7 +362,7 @@ fsmml_job_worker_main(Datum arg)
 	Oid			roleoid;
 	LOCKTAG		tag;
 	MemoryContext cxt;
-	TimestampTz connected;
+	TimestampTz claimed;
 
 	job.id = DatumGetInt64(arg);
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -337,7 +373,6 @@ fsmml_job_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleoid, 0);
 	on_shmem_exit(wake_launcher_at_exit, (Datum) 0);
-	connected = GetCurrentTimestamp();
 	pgstat_report_appname(psprintf("fsmml job " INT64_FORMAT, job.id));
 	cxt = AllocSetContextCreate(TopMemoryContext, "fsmml job", ALLOCSET_DEFAULT_SIZES);
 
@@ -347,14 +382,14 @@ fsmml_job_worker_main(Datum arg)
 
 	if (!claim(&job, cxt))
 		proc_exit(0);
-	elog(LOG, "fsmml job " INT64_FORMAT ": connected %.1f ms, claimed %.1f ms after its worker started",
-		 job.id, (connected - MyStartTimestamp) / 1000.0, (GetCurrentTimestamp() - MyStartTimestamp) / 1000.0);
+	claimed = GetCurrentTimestamp();
 
 	PG_TRY();
 	{
 		begin_xact();
 		run_job(&job);
 		commit_xact();
+		log_job_end(&job, "finished", claimed);
 	}
 	PG_CATCH();
 	{
@@ -379,6 +414,7 @@ fsmml_job_worker_main(Datum arg)
 		begin_xact();
 		finish(&job, status, 0, NULL, msg);
 		commit_xact();
+		log_job_end(&job, status, claimed);
 	}
 	PG_END_TRY();
 	proc_exit(0);
