@@ -63,9 +63,21 @@ fsxgb_check_nthread(int *newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * XGBoost 1.7 runs some OpenMP loops before a booster is configured (loading
+ * a model runs one over its trees) with OpenMP's default team, one thread per
+ * core, whatever nthread says.  Every call fsmml wants parallel passes its
+ * thread count, so the default team is one thread: a training or a job with
+ * nthread 1 stays on one.  Weak: resolved from libgomp, libxgboost's own.
+ */
+extern void omp_set_num_threads(int) __attribute__((weak));
+
 void
 fsxgb_guc_init(void)
 {
+	if (omp_set_num_threads)
+		omp_set_num_threads(1);
+
 	DefineCustomIntVariable("fsmml.nthread",
 							"Threads XGBoost uses when scoring.",
 							"Scoring runs inside a backend per bar; one thread keeps latency predictable.  At most fsmml.xgb_max_threads.",
