@@ -101,23 +101,39 @@ check "a job of a role that cannot log in fails with a clear error" \
 out=$(asrole bgw_reader "SELECT fsmml_cancel_job(1)")
 check "a reader cannot cancel" grep -q "permission denied" <<<"$out"
 
-# ---- wake-up latency: fsmml_retrain_now and a new schedule -> job started
+# ---- wake-up latency: fsmml_retrain_now and a new schedule -> job claimed by its worker
+# started_at is stamped when the job's worker has connected and claimed it.  Queued and waited
+# for inside one session (polling every 5 ms in that backend): a new psql every few ms would
+# start a backend each time, competing with the worker's own start-up for the two cores.
+waited() {   # waited QUEUE-SQL CLAIMED-SQL -> the id QUEUE-SQL returned, once CLAIMED-SQL (with $id) is true
+    psql -X -At -q -v ON_ERROR_STOP=1 <<SQL | tail -1
+SET ROLE bgw_trainer;
+SELECT set_config('fsmml_test.id', ($1)::text, false);
+DO \$\$ DECLARE id bigint := current_setting('fsmml_test.id')::bigint; done boolean; BEGIN
+    FOR i IN 1..2000 LOOP
+        EXECUTE format('SELECT coalesce((%s), false)', replace(\$q\$$2\$q\$, '\$id', id::text)) INTO done;
+        EXIT WHEN done;
+        PERFORM pg_sleep(0.005);
+    END LOOP; END \$\$;
+SELECT current_setting('fsmml_test.id');
+SQL
+}
 lat=()
 for i in 1 2 3 4 5; do
-    j=$(asrole bgw_trainer "SELECT fsmml_retrain_now('DirectionXGB', 'P$(( (i % 4) + 1 ))', '1m', '$SMALL')")
-    wait_for 10 "SELECT started_at IS NOT NULL FROM fsmml.jobs WHERE id = $j" || true
-    lat+=("$(q "SELECT round(extract(epoch FROM started_at - queued_at) * 1000) FROM fsmml.jobs WHERE id = $j")")
-    wait_for 30 "SELECT status <> 'running' FROM fsmml.jobs WHERE id = $j" || true
+    j=$(waited "SELECT fsmml_retrain_now('DirectionXGB', 'P$(( (i % 4) + 1 ))', '1m', '$SMALL')" \
+               "SELECT started_at IS NOT NULL OR status NOT IN ('queued', 'running') FROM fsmml.jobs WHERE id = \$id")
+    lat+=("$(q "SELECT round(extract(epoch FROM started_at - queued_at) * 1000) FROM fsmml.jobs WHERE id = ${j:-0}")")
+    wait_for 30 "SELECT status <> 'running' FROM fsmml.jobs WHERE id = ${j:-0}" || true
 done
-s=$(asrole bgw_trainer "SELECT fsmml_schedule('DirectionXGB', 'P1', '1m', '1 day', '$SMALL')")
-wait_for 10 "SELECT count(*) = 1 FROM fsmml.jobs WHERE schedule_id = $s AND started_at IS NOT NULL" || true
+s=$(waited "SELECT fsmml_schedule('DirectionXGB', 'P1', '1m', '1 day', '$SMALL')" \
+           "SELECT bool_or(started_at IS NOT NULL) FROM fsmml.jobs WHERE schedule_id = \$id")
 slat=$(q "SELECT round(extract(epoch FROM j.started_at - s.created_at) * 1000) FROM fsmml.jobs j, fsmml.schedules s
-          WHERE j.schedule_id = s.id AND s.id = $s")
-asrole bgw_trainer "SELECT fsmml_unschedule($s)" >/dev/null
+          WHERE j.schedule_id = s.id AND s.id = ${s:-0}")
+asrole bgw_trainer "SELECT fsmml_unschedule(${s:-0})" >/dev/null
 med=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 3p)
-echo "# queue-to-start latency (ms): ${lat[*]}; median $med; schedule created -> job started: $slat ms"
-check "retrain_now: job started within 100 ms (median of 5)" [ "${med:-99999}" -le 100 ]
-check "new schedule: its first job started within 100 ms" [ "${slat:-99999}" -le 100 ]
+echo "# queue-to-claim latency (ms): ${lat[*]}; median $med; schedule created -> its first job claimed: $slat ms (load $(cut -d' ' -f1 /proc/loadavg))"
+check "retrain_now: job claimed by its worker within 100 ms (median of 5)" [ "${med:-99999}" -le 100 ]
+check "new schedule: its first job claimed within 100 ms" [ "${slat:-99999}" -le 100 ]
 wait_for 30 "SELECT count(*) = 0 FROM fsmml.jobs WHERE status IN ('queued', 'running')" || true
 
 # ---- cancel a running job within 1 s

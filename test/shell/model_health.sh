@@ -12,12 +12,12 @@ S=MH
 CSV=$(mktemp)
 trap 'rm -f "$CSV"' EXIT
 if [ -f "$SHARED/bench/gen_bars.py" ]; then
-    "$PY" "$SHARED/bench/gen_bars.py" --symbol $S --tf 1h --bars 7000 --seed 11 >"$CSV"
+    "$PY" "$SHARED/bench/gen_bars.py" --symbol $S --tf 1h --bars 7000 --seed 5 >"$CSV"
 else
     echo "# $SHARED/bench/gen_bars.py not found: regime-switching AR(1) bars made here"
     "$PY" - >"$CSV" <<'PYEOF'
 import numpy as np
-n, rng = 7000, np.random.default_rng(11)
+n, rng = 7000, np.random.default_rng(5)
 reg = np.cumsum(rng.random(n) > 0.997) % 3
 phi = np.array([0.15, -0.15, 0.0])[reg]; sig = np.array([0.0008, 0.0006, 0.0012])[reg]
 eps = rng.standard_normal(n); ret = np.zeros(n)
