@@ -125,15 +125,20 @@ for i in 1 2 3 4 5; do
     lat+=("$(q "SELECT round(extract(epoch FROM started_at - queued_at) * 1000) FROM fsmml.jobs WHERE id = ${j:-0}")")
     wait_for 30 "SELECT status <> 'running' FROM fsmml.jobs WHERE id = ${j:-0}" || true
 done
-s=$(waited "SELECT fsmml_schedule('DirectionXGB', 'P1', '1m', '1 day', '$SMALL')" \
-           "SELECT bool_or(started_at IS NOT NULL) FROM fsmml.jobs WHERE schedule_id = \$id")
-slat=$(q "SELECT round(extract(epoch FROM j.started_at - s.created_at) * 1000) FROM fsmml.jobs j, fsmml.schedules s
-          WHERE j.schedule_id = s.id AND s.id = ${s:-0}")
-asrole bgw_trainer "SELECT fsmml_unschedule(${s:-0})" >/dev/null
+slat=()
+for i in 1 2 3; do
+    s=$(waited "SELECT fsmml_schedule('DirectionXGB', 'P$i', '1m', '1 day', '$SMALL')" \
+               "SELECT bool_or(started_at IS NOT NULL) FROM fsmml.jobs WHERE schedule_id = \$id")
+    slat+=("$(q "SELECT round(extract(epoch FROM j.started_at - s.created_at) * 1000) FROM fsmml.jobs j, fsmml.schedules s
+                 WHERE j.schedule_id = s.id AND s.id = ${s:-0}")")
+    asrole bgw_trainer "SELECT fsmml_unschedule(${s:-0})" >/dev/null
+    wait_for 30 "SELECT count(*) = 0 FROM fsmml.jobs WHERE status IN ('queued', 'running')" || true
+done
 med=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 3p)
-echo "# queue-to-claim latency (ms): ${lat[*]}; median $med; schedule created -> its first job claimed: $slat ms (load $(cut -d' ' -f1 /proc/loadavg))"
+smed=$(printf '%s\n' "${slat[@]}" | sort -n | sed -n 2p)
+echo "# queue-to-claim latency (ms): ${lat[*]}; median $med; schedule created -> its first job claimed: ${slat[*]}; median $smed (load $(cut -d' ' -f1 /proc/loadavg))"
 check "retrain_now: job claimed by its worker within 100 ms (median of 5)" [ "${med:-99999}" -le 100 ]
-check "new schedule: its first job claimed within 100 ms" [ "${slat:-99999}" -le 100 ]
+check "new schedule: its first job claimed within 100 ms (median of 3)" [ "${smed:-99999}" -le 100 ]
 wait_for 30 "SELECT count(*) = 0 FROM fsmml.jobs WHERE status IN ('queued', 'running')" || true
 
 # ---- cancel a running job within 1 s
