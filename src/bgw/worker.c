@@ -3,7 +3,8 @@
  *
  * It connects as the role that queued the job (never as a superuser on its
  * behalf), takes the job's session advisory lock (bgw.h), and claims the job
- * (queued -> running, its pid) in a first transaction.  The work runs in a
+ * (queued -> running, its pid, started_at = the claim's time: the job starts
+ * when a connected worker owns it) in a first transaction.  The work runs in a
  * second one: the role's rights are checked (fsmml_trainer), a conditional
  * retrain (retrain_when drift | auc) first measures whether it is needed,
  * then fsmml_train runs as that role through SPI, and the job is marked
@@ -12,7 +13,9 @@
  * job never produces two versions.  An ERROR (a cancel by fsmml_cancel_job is
  * a query cancel) is recorded in a third transaction; a FATAL (SIGTERM,
  * shutdown) or a crash leaves the job 'running' with its lock free, and the
- * launcher fails and retries it.
+ * launcher fails and retries it.  At exit the worker sets the launcher's
+ * latch (after its lock is released), whichever launcher started it, and it
+ * logs the job's wall time, CPU and threads.
  */
 #include "postgres.h"
 
