@@ -52,7 +52,7 @@ warm_job() {   # warm_job EXTRA-PARAMS -> "seconds version"
 }
 read -r t_warm v_warm <<<"$(warm_job "")"
 auc_warm=$(q "SELECT metrics->'holdout'->>'auc' FROM trading.agentversions WHERE id = ${v_warm%%:*}" 2>/dev/null)
-read -r t_warm1 v_warm1 <<<"$(warm_job '\"folds\": 1,')"
+read -r t_warm1 v_warm1 <<<"$(warm_job '"folds": 1,')"
 auc_warm1=$(q "SELECT metrics->'holdout'->>'auc' FROM trading.agentversions WHERE id = ${v_warm1%%:*}" 2>/dev/null)
 folds_same=$(q "SELECT w.metrics->'folds' = f.metrics->'folds' FROM trading.agentversions w, trading.agentversions f
                 WHERE w.id = ${v_warm%%:*} AND f.id = $v_full")

@@ -147,34 +147,51 @@ is_inflight(int64 job_id)
 	return false;
 }
 
-/* 2. 'running' jobs nobody holds the lock of; returns how many were failed. */
-static int
-recover_lost_jobs(void)
+/* The ids of the jobs in 'running'; *n of them. */
+static int64 *
+running_jobs(int *n)
 {
 	int64	   *ids;
-	int			n;
-	int			lost = 0;
 
 	spi_exec("SELECT id FROM fsmml.jobs WHERE status = 'running' ORDER BY id", 0, NULL, NULL,
 			 SPI_OK_SELECT);
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	*n = SPI_processed;
+	ids = palloc(sizeof(int64) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	return ids;
+}
+
+/* A job's worker is alive while it holds the job's lock (bgw.h). */
+static bool
+worker_alive(int64 job_id)
+{
+	LOCKTAG		tag;
+
+	fsmml_bgw_job_locktag(&tag, job_id);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, true);
+	return false;
+}
+
+/* 2. 'running' jobs nobody holds the lock of; returns how many were failed. */
+static int
+recover_lost_jobs(void)
+{
+	int			n;
+	int64	   *ids = running_jobs(&n);
+	int			lost = 0;
+
 	for (int i = 0; i < n; i++)
 	{
-		LOCKTAG		tag;
-
-		if (is_inflight(ids[i]))
+		/* alive: a worker of this launcher, or one an earlier launcher started */
+		if (is_inflight(ids[i]) || worker_alive(ids[i]))
 			continue;
-		fsmml_bgw_job_locktag(&tag, ids[i]);
-		if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
-			continue;			/* its worker is alive (started by an earlier launcher) */
-		LockRelease(&tag, ExclusiveLock, true);
 		fsmml_bgw_fail_lost_job(ids[i], "the worker was lost while running"
 								" (server crash or restart, or the worker was terminated)");
 		lost++;
@@ -184,38 +201,19 @@ recover_lost_jobs(void)
 
 /*
  * 'running' jobs with a live worker this launcher did not start: a restarted
- * launcher's predecessor started them (its worker holds the job's lock).  They
- * count toward fsmml.max_workers like the launcher's own.
+ * launcher's predecessor started them.  They count toward fsmml.max_workers
+ * like the launcher's own.
  */
 static int
 count_inherited_workers(void)
 {
-	int64	   *ids;
 	int			n;
+	int64	   *ids = running_jobs(&n);
 	int			alive = 0;
 
-	spi_exec("SELECT id FROM fsmml.jobs WHERE status = 'running'", 0, NULL, NULL, SPI_OK_SELECT);
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	for (int i = 0; i < n; i++)
-	{
-		LOCKTAG		tag;
-
-		if (is_inflight(ids[i]))
-			continue;
-		fsmml_bgw_job_locktag(&tag, ids[i]);
-		if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		if (!is_inflight(ids[i]) && worker_alive(ids[i]))
 			alive++;
-		else
-			LockRelease(&tag, ExclusiveLock, true);
-	}
-	pfree(ids);
 	return alive;
 }
 
