@@ -15,7 +15,7 @@ OBJS = \
 	src/xgb/xgb_limits.o src/xgb/xgb_sql.o src/xgb/xgb_quantile.o src/xgb/xgb_custom.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features_sql.o src/data/features_build.o \
 	src/data/resample.o src/data/dataset.o \
-	src/train/train.o src/train/train_params.o src/train/progress.o \
+	src/train/train.o src/train/train_params.o src/train/progress.o src/train/holdout_bt.o \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \

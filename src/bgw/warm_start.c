@@ -130,7 +130,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	int64		nh;
 	float	   *pf;
 	double	   *prob;
-	FsBacktest	bt;
+	FsmmlHoldoutBt bt;
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), cxt);
 	cJSON	   *holdout;
 	cJSON	   *ws;
@@ -192,7 +192,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 		prob[i] = pf[i];
 	holdout = metrics_json(ds, plan.holdout, prob);
 	cJSON_AddItemToObject(metrics, "holdout", holdout);
-	fsmml_run_backtest(prob, ds->fwd_ret + plan.holdout.start, nh, p, timeframe, &bt);
+	fsmml_run_backtest(symbol, timeframe, bars, ds->ts + plan.holdout.start, prob, nh, p, &bt);
 	cJSON_AddItemToObject(holdout, "backtest", fsmml_backtest_json(&bt));
 	ws = cJSON_AddObjectToObject(metrics, "warm_start");
 	cJSON_AddNumberToObject(ws, "from_version_id", (double) champ.id);
@@ -231,7 +231,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	*status = row.status;
 	if (champion_now != 0 && p->auto_promote)
 		*status = fsmml_auto_promote(symbol, timeframe, agent, row.id, champion_now, p, &bt, v.metrics,
-									 bars, ds->ts[plan.holdout.start], ds->ts[plan.holdout.end - 1], cxt);
+									 bars, cxt);
 	fsmml_owner_leave(&scope);
 	return row.id;
 }
