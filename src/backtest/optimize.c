@@ -28,6 +28,7 @@
 #include "backtest.h"
 #include "dataset.h"
 #include "fsmml.h"
+#include "locks.h"
 #include "optimize.h"
 #include "privilege.h"
 #include "progress.h"
@@ -601,6 +602,12 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 			Datum		v2[4] = {CStringGetTextDatum(symbol), CStringGetTextDatum(timeframe),
 			CStringGetTextDatum(o.random ? "random" : "tpe"), CStringGetTextDatum(agent)};
 
+			/*
+			 * One activation of the series' calibration at a time, held to
+			 * commit: a concurrent one waits here, then deactivates ours
+			 * instead of failing on calibrations_one_active.
+			 */
+			fsmml_lock_calibration(agent, symbol, timeframe, o.random ? "random" : "tpe");
 			if (SPI_execute_with_args("UPDATE trading.calibrations SET is_active = false WHERE symbol = $1 "
 									  "AND timeframe = $2 AND method = $3 AND agent IS NOT DISTINCT FROM $4 AND is_active",
 									  4, t2, v2, NULL, false, 0) != SPI_OK_UPDATE)
@@ -611,12 +618,13 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 								  6, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "storing the calibration failed");
 		{
-			Oid			t3[2] = {TEXTOID, INT8OID};
-			Datum		v3[2] = {CStringGetTextDatum(symbol), Int64GetDatum(cal_id)};
+			Oid			t3[3] = {TEXTOID, INT8OID, INT8OID};
+			Datum		v3[3] = {CStringGetTextDatum(symbol), Int64GetDatum(cal_id), Int64GetDatum(bt_id)};
 
-			SPI_execute_with_args("UPDATE trading.backtests SET calibration_id = $2 WHERE symbol = $1 AND id = "
-								  "(SELECT max(id) FROM trading.backtests WHERE symbol = $1 AND source = 'calibration')",
-								  2, t3, v3, NULL, false, 0);
+			/* our own hold-out run (another optimisation may have stored one since) */
+			if (SPI_execute_with_args("UPDATE trading.backtests SET calibration_id = $2 WHERE symbol = $1 AND id = $3",
+									  3, t3, v3, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "linking the hold-out backtest failed");
 		}
 	}
 	if (!significant)
