@@ -1096,3 +1096,18 @@ GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb) TO fs
 REVOKE ALL ON FUNCTION fsmml_report(text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_report(text, text, integer) TO fsmml_reader;
 /* ---- end h8 ---- */
+
+/* ---- i12: fsmml_optimize(..., method => 'random') (issue 12) --------------------------------------
+ * The sampler as a named argument, as issue 12 writes it (params.method stays accepted; NULL = the
+ * params' choice, default tpe). */
+DROP FUNCTION fsmml_optimize(text, text, text, integer, jsonb);
+CREATE FUNCTION fsmml_optimize(agent text, symbol text, timeframe text, n_trials integer DEFAULT 100,
+                               params jsonb DEFAULT '{}', method text DEFAULT NULL)
+RETURNS TABLE (calibration_id bigint, score double precision, thresholds jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_optimize'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+-- Activating a calibration (params.activate) is checked for fsmml_admin inside.
+REVOKE ALL ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) TO fsmml_trainer;
+/* ---- end i12 ---- */

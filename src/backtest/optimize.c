@@ -335,6 +335,17 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
 	MemoryContextSwitchTo(opcxt);
 	opt_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &o);
+	/* method => 'random' (0.2.0's sixth argument) */
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+	{
+		char	   *m = text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+		if (strcmp(m, "tpe") != 0 && strcmp(m, "random") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("method must be \"tpe\" or \"random\", not \"%s\"", m)));
+		o.random = strcmp(m, "random") == 0;
+	}
 	if (o.activate && !caller_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
