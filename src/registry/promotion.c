@@ -114,7 +114,7 @@ champion_backtest(const char *symbol, const char *timeframe, int64 champion_id,
 	fsxgb_booster_free(b);
 }
 
-/* b is not worse than a beyond tol (NaN: undefined, no drawdown: nothing to compare) */
+/* The challenger's Calmar not worse than the champion's beyond tol; NaN (no drawdown) passes. */
 static bool
 calmar_within(double challenger, double champion, double tol)
 {

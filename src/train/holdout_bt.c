@@ -42,7 +42,7 @@ fsmml_run_backtest(const char *symbol, const char *timeframe, const FsmmlBars *b
 	for (int64 r = 0, i = 0; r < nrows; r++)
 	{
 		/* rows ascend and are bars of the series */
-		while (bt->s.bars[bt->from + i].ts < row_ts[r])
+		while (i < bt->n - 1 && bt->s.bars[bt->from + i].ts < row_ts[r])
 			i++;
 		bar_prob[i] = prob[r];
 	}
