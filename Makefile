@@ -15,12 +15,12 @@ OBJS = \
 	src/xgb/xgb_limits.o src/xgb/xgb_sql.o src/xgb/xgb_quantile.o src/xgb/xgb_custom.o \
 	src/data/timeframe.o src/data/bars.o src/data/bulk_insert.o src/data/features_sql.o src/data/features_build.o \
 	src/data/resample.o src/data/dataset.o \
-	src/train/train.o src/train/train_params.o src/train/progress.o \
+	src/train/train.o src/train/train_params.o src/train/progress.o src/train/holdout_bt.o \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o src/agents/agent.o \
-	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/calibration.o \
+	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/agent_promote.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \
 	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/launcher.o \
 	src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o \

@@ -1102,7 +1102,7 @@ GRANT EXECUTE ON FUNCTION fsmml_report(text, text, integer) TO fsmml_reader;
  * from its own stored output whose label is known, measured as its training measured them:
  *   direction   hit rate, AUC, Brier on 1[close(t+H) > close(t)]; PnL of the ExecRules decision at
  *               the thresholds its hold-out backtest used (H-bar return / H, fee_bps per unit of
- *               position change, as fs_backtest_sides)
+ *               position change: a per-row health figure, not the simulator)
  *   volatility  coverage: share of |close(t+H) - close(t)| at or below the predicted highest
  *               quantile's move (payload sl / sl_mult), beside the hold-out's coverage of that q
  *   execution   its payload side, ensemble its trading.agentsignals side: PnL of holding the side
@@ -1226,3 +1226,17 @@ SELECT c.symbol, c.timeframe, c.agent, c.id AS version_id, c.version,
        l.autocorr_spread::float8 AS live_autocorr_spread
 FROM champ c LEFT JOIN live l ON l.id = c.id;
 /* ---- end i10 ---- */
+/* ---- i12: fsmml_optimize(..., method => 'random') (issue 12) --------------------------------------
+ * The sampler as a named argument, as issue 12 writes it (params.method stays accepted; NULL = the
+ * params' choice, default tpe). */
+DROP FUNCTION fsmml_optimize(text, text, text, integer, jsonb);
+CREATE FUNCTION fsmml_optimize(agent text, symbol text, timeframe text, n_trials integer DEFAULT 100,
+                               params jsonb DEFAULT '{}', method text DEFAULT NULL)
+RETURNS TABLE (calibration_id bigint, score double precision, thresholds jsonb)
+    AS 'MODULE_PATHNAME', 'fsmml_optimize'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+-- Activating a calibration (params.activate) is checked for fsmml_admin inside.
+REVOKE ALL ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) TO fsmml_trainer;
+/* ---- end i12 ---- */

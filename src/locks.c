@@ -29,7 +29,8 @@
 #include "locks.h"
 
 static const char *const kind_names[] = {
-	NULL, "feature build of series", "registry of instance", "predictions of agent version"
+	NULL, "feature build of series", "registry of instance", "predictions of agent version",
+	"calibration of"
 };
 
 typedef enum Acquired
@@ -80,6 +81,18 @@ pop_fresh_snapshot(void *arg)
 		PopActiveSnapshot();
 }
 
+/* After a wait, a transaction snapshot cannot see what the other committed. */
+static void
+fail_if_stale(FsmmlLockKind kind, const char *name, Acquired how)
+{
+	if (how == ACQUIRED_AFTER_WAIT && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to the %s %s", kind_names[kind], name),
+				 errdetail("Another transaction held it; this transaction's snapshot cannot see what it did."),
+				 errhint("Retry the transaction, or run it in READ COMMITTED.")));
+}
+
 /* Makes the caller's further reads see what was committed before the lock. */
 static void
 see_committed(FsmmlLockKind kind, const char *name, Acquired how)
@@ -90,12 +103,7 @@ see_committed(FsmmlLockKind kind, const char *name, Acquired how)
 		return;
 	if (IsolationUsesXactSnapshot())
 	{
-		if (how == ACQUIRED_AFTER_WAIT)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access to the %s %s", kind_names[kind], name),
-					 errdetail("Another transaction held it; this transaction's snapshot cannot see what it did."),
-					 errhint("Retry the transaction, or run it in READ COMMITTED.")));
+		fail_if_stale(kind, name, how);
 		return;
 	}
 	f = MemoryContextAllocZero(CurrentMemoryContext, sizeof(FreshSnapshot));
@@ -129,4 +137,14 @@ fsmml_lock_version_preds(int64 version_id)
 
 	/* the merge reads with fresh snapshots already: no snapshot here */
 	(void) acquire(FSMML_LOCK_VERSION_PREDS, name);
+}
+
+void
+fsmml_lock_calibration(const char *agent, const char *symbol, const char *timeframe,
+					   const char *method)
+{
+	char	   *name = psprintf("%s@%s-%s %s", agent, symbol, timeframe, method);
+
+	/* the UPDATEs that follow take their own snapshots: nothing to push */
+	fail_if_stale(FSMML_LOCK_CALIBRATION, name, acquire(FSMML_LOCK_CALIBRATION, name));
 }

@@ -13,6 +13,8 @@
  *   2 instance registry   'DirectionXGB@BTCUSDT-1m'   registering a trained or imported
  *                                                     version, fsmml_promote, fsmml_deploy
  *   3 version predictions '42' (agent version id)     fsmml_score, per champion
+ *   4 calibration         'ExecRules@BTCUSDT-1m tpe'  fsmml_optimize activating a calibration
+ *                         (agent@series method)
  *
  * FSMML_LOCK_CLASS is 0x46534D00 ("FSM\0", 1179864320); key1 values
  * 1179864320 .. 1179864335 are reserved for fsmml.  Waits are ordinary lock
@@ -28,7 +30,8 @@ typedef enum FsmmlLockKind
 {
 	FSMML_LOCK_SERIES_BUILD = 1,
 	FSMML_LOCK_INSTANCE = 2,
-	FSMML_LOCK_VERSION_PREDS = 3
+	FSMML_LOCK_VERSION_PREDS = 3,
+	FSMML_LOCK_CALIBRATION = 4
 } FsmmlLockKind;
 
 /*
@@ -45,5 +48,14 @@ extern void fsmml_lock_instance(const char *agent, const char *symbol, const cha
 
 /* Writers of one version's rows in trading.agentpreds (fsmml_score). */
 extern void fsmml_lock_version_preds(int64 version_id);
+
+/*
+ * Activating a calibration of one agent, series and method (deactivate the
+ * active one, activate the new): the later of two waits, then its UPDATEs
+ * (not read-only SPI: fresh snapshots) see the earlier's active row.  In
+ * REPEATABLE READ or SERIALIZABLE a wait is a serialization failure.
+ */
+extern void fsmml_lock_calibration(const char *agent, const char *symbol, const char *timeframe,
+								   const char *method);
 
 #endif							/* FSMML_LOCKS_H */

@@ -188,8 +188,18 @@ typedef struct FsAgentVersion
 	const char *score_name;		/* its path in metrics, e.g. "holdout.pinball_mean" */
 	bool		higher_better;
 	bool		auto_promote;
+	const FsAgentData *data;	/* the training's rows: promotion re-scores both versions on
+								 * its hold-out (NULL: compare with the champion's recorded metric) */
 } FsAgentVersion;
 extern FsmmlTrainResult fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av);
+
+/*
+ * agent_promote.c: the kind's metric of the challenger (av) and of the
+ * champion, both re-scored on av->data's hold-out rows.  false when the
+ * kind has none (execution, ensemble) or av->data is NULL.
+ */
+extern bool fsmml_agent_rescore(FsAgentTrainCtx *ctx, const FsAgentVersion *av, int64 champion_id,
+								double *challenger, double *champion, char **evaluated_on);
 
 /* fsmml-json blobs: a JSON document (boosters inside as base64 UBJ). */
 extern bytea *fsmml_blob_from_json(cJSON *doc);

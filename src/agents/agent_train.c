@@ -204,7 +204,9 @@ fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av)
 		Oid			types[2] = {TEXTOID, INT8OID};
 		Datum		values[2];
 		cJSON	   *cm;
-		double		theirs;
+		double		theirs,
+					ours;
+		char	   *on;
 		bool		better;
 		char	   *reason;
 		char	   *champion_metrics;
@@ -218,7 +220,26 @@ fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av)
 		champion_metrics = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		cm = fsxgb_json_parse_owned(champion_metrics, ctx->cxt);
 		theirs = json_path_num(cm, av->score_name);
-		if (isnan(av->score))
+		ours = av->score;
+		if (fsmml_agent_rescore(ctx, av, champion, &ours, &theirs, &on))
+		{
+			better = !isnan(ours) && (isnan(theirs) ||
+									  (av->higher_better ? ours > theirs : ours < theirs));
+			reason = psprintf("%s %.6g vs %.6g, both re-scored on the challenger's hold-out %s "
+							  "(%s is better; %s)", av->score_name, ours, theirs, on,
+							  av->higher_better ? "higher" : "lower", better ? "better" : "not better");
+			/* the champion's side of the decision beside what it recorded on its own hold-out */
+			{
+				cJSON	   *r = cJSON_AddObjectToObject(cm, "rescored");
+
+				cJSON_AddStringToObject(r, "metric", av->score_name);
+				fsmml_json_num(r, "champion", theirs);
+				fsmml_json_num(r, "challenger", ours);
+				cJSON_AddStringToObject(r, "evaluated_on", on);
+				champion_metrics = fsxgb_json_print(cm);
+			}
+		}
+		else if (isnan(av->score))
 		{
 			better = true;
 			reason = psprintf("%s has no promotion metric: the latest version is promoted",

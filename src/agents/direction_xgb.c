@@ -113,7 +113,7 @@ train_direction(FsAgentTrainCtx *ctx)
 	cJSON	   *features_json;
 	FsmmlFit	final;
 	double	   *prob;
-	FsBacktest	bt;
+	FsmmlHoldoutBt bt;
 	double		fit_seconds = 0;
 	instr_time	t0,
 				t1;
@@ -163,8 +163,8 @@ train_direction(FsAgentTrainCtx *ctx)
 	/* Attached to the owned tree at once: the backtest may raise an ERROR. */
 	holdout = fsmml_class_metrics_json(ds, plan->holdout, prob);
 	cJSON_AddItemToObject(metrics, "holdout", holdout);
-	fsmml_run_backtest(prob, ds->fwd_ret + plan->holdout.start,
-					   plan->holdout.end - plan->holdout.start, p, timeframe, &bt);
+	fsmml_run_backtest(symbol, timeframe, bars, ds->ts + plan->holdout.start, prob,
+					   plan->holdout.end - plan->holdout.start, p, &bt);
 	btj = fsmml_backtest_json(&bt);
 	cJSON_AddItemToObject(holdout, "backtest", btj);
 	fsmml_json_num(btj, "long_threshold", p->long_threshold);
@@ -220,8 +220,7 @@ train_direction(FsAgentTrainCtx *ctx)
 		res.status = row.status;
 		if (champion != 0 && p->auto_promote)
 			res.status = fsmml_auto_promote(symbol, timeframe, agent, row.id, champion, p, &bt,
-											v.metrics, bars, ds->ts[plan->holdout.start],
-											ds->ts[plan->holdout.end - 1], cxt);
+											v.metrics, bars, cxt);
 	}
 	res.instance = instance;
 	res.metrics = pstrdup(v.metrics);

@@ -320,6 +320,7 @@ regime_train(FsAgentTrainCtx *ctx)
 	av.score_name = "holdout.autocorr_spread";
 	av.higher_better = true;
 	av.auto_promote = fsmml_param_bool(p, "auto_promote");
+	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	if (isnan(av.score))
 		av.score = -INFINITY;	/* undefined spread never beats a champion's */
 	return fsmml_agent_register(ctx, &av);

@@ -382,6 +382,7 @@ state_train(FsAgentTrainCtx *ctx)
 	av.score_name = "holdout.macro_f1";
 	av.higher_better = true;
 	av.auto_promote = fsmml_param_bool(p, "auto_promote");
+	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	(void) lc;
 	return fsmml_agent_register(ctx, &av);
 }

@@ -378,6 +378,7 @@ vol_train(FsAgentTrainCtx *ctx)
 	av.score_name = "holdout.pinball_mean";
 	av.higher_better = false;
 	av.auto_promote = fsmml_param_bool(p, "auto_promote");
+	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	return fsmml_agent_register(ctx, &av);
 }
 

@@ -60,6 +60,15 @@ typedef struct BtRun
 extern void bt_load_series(BtSeries *s, const char *symbol, const char *timeframe,
 						   TimestampTz from_ts, TimestampTz to_ts);
 
+/*
+ * The same from bars already read (every bar of the series from the first,
+ * so the ATR warms up as in bt_load_series); s->from is the first bar at or
+ * after from_us.  b must outlive s.
+ */
+struct FsmmlBars;
+extern void bt_series_from_bars(BtSeries *s, const char *symbol, const char *timeframe,
+								const struct FsmmlBars *b, int64 from_us);
+
 /* Index of the last bar with ts <= t (Unix us), -1 when none. */
 extern int64 bt_bar_at_or_before(const BtSeries *s, int64 t);
 
@@ -87,6 +96,15 @@ extern void bt_version_series(int64 version_id, char **symbol, char **timeframe,
 /* Runs the simulator over [from, from + n) with sig (n); ERROR on invalid input. */
 extern void bt_simulate(const BtSeries *s, int64 from, int64 n, FsSimSignal *sig,
 						const FsSimParams *p, BtRun *run);
+
+/*
+ * A direction model's prob_up for bars [from, from + n) (NaN: no
+ * prediction, no signal) through ExecRules and the simulator: what
+ * fsmml_backtest with params.version_id, fsmml_compare, training's hold-out
+ * backtest and the promotion rule all run.
+ */
+extern void bt_run_probs(const BtSeries *s, int64 from, int64 n, const double *prob,
+						 const FsExecRules *rules, const FsSimParams *p, BtRun *run);
 
 /* The metrics object: {"total_return": ..., ...} (NaN as null). */
 extern void bt_metrics_json(StringInfo buf, const BtRun *run, const FsSimParams *p);

@@ -23,6 +23,29 @@
 #include "xgb.h"
 
 void
+bt_series_from_bars(BtSeries *s, const char *symbol, const char *timeframe,
+					const FsmmlBars *b, int64 from_us)
+{
+	s->symbol = symbol;
+	s->timeframe = timeframe;
+	s->n = b->n;
+	s->bars = palloc(sizeof(FsSimBar) * Max(b->n, 1));
+	s->atr = palloc(sizeof(double) * Max(b->n, 1));
+	s->from = b->n;
+	for (int64 i = 0; i < b->n; i++)
+	{
+		const FsBar *x = &b->bars[i];
+
+		s->bars[i] = (FsSimBar) {x->ts, x->open, x->high, x->low, x->close};
+		if (s->from == b->n && x->ts >= from_us)
+			s->from = i;
+	}
+	/* causal: the ATR of a bar does not depend on the bars read after it */
+	fs_atr_wilder(s->bars, (size_t) s->n, 14, s->atr);
+	s->raw = (void *) b;
+}
+
+void
 bt_load_series(BtSeries *s, const char *symbol, const char *timeframe,
 			   TimestampTz from_ts, TimestampTz to_ts)
 {
@@ -38,22 +61,7 @@ bt_load_series(BtSeries *s, const char *symbol, const char *timeframe,
 				 errhint("Pass from_ts <= to_ts.")));
 	/* every bar up to to_ts: those before from_ts warm the ATR up */
 	b = fsmml_read_bars(symbol, timeframe, DT_NOBEGIN, to_ts, CurrentMemoryContext);
-	s->symbol = symbol;
-	s->timeframe = timeframe;
-	s->n = b->n;
-	s->bars = palloc(sizeof(FsSimBar) * Max(b->n, 1));
-	s->atr = palloc(sizeof(double) * Max(b->n, 1));
-	s->from = b->n;
-	for (int64 i = 0; i < b->n; i++)
-	{
-		const FsBar *x = &b->bars[i];
-
-		s->bars[i] = (FsSimBar) {x->ts, x->open, x->high, x->low, x->close};
-		if (s->from == b->n && x->ts >= from_us)
-			s->from = i;
-	}
-	fs_atr_wilder(s->bars, (size_t) s->n, 14, s->atr);
-	s->raw = b;
+	bt_series_from_bars(s, symbol, timeframe, b, from_us);
 }
 
 int64
@@ -330,6 +338,21 @@ bt_simulate(const BtSeries *s, int64 from, int64 n, FsSimSignal *sig,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("backtest of %s %s: %s", s->symbol, s->timeframe, bad)));
+}
+
+void
+bt_run_probs(const BtSeries *s, int64 from, int64 n, const double *prob,
+			 const FsExecRules *rules, const FsSimParams *p, BtRun *run)
+{
+	FsSimSignal *sig = palloc(sizeof(FsSimSignal) * Max(n, 1));
+	int64		found = 0;
+
+	for (int64 i = 0; i < n; i++)
+		found += !isnan(prob[i]);
+	/* no regime gate: a direction model's predictions alone */
+	fs_signals_from_probs(s->bars + from, prob, NULL, s->atr + from, (size_t) n, rules, sig);
+	bt_simulate(s, from, n, sig, p, run);
+	run->n_signals = found;
 }
 
 void

@@ -75,7 +75,6 @@ run_version(const BtSeries *s, const BtParams *p, int64 version_id, BtRun *run)
 {
 	int64		n = s->n - s->from;
 	double	   *prob = palloc(sizeof(double) * Max(n, 1));
-	FsSimSignal *sig = palloc(sizeof(FsSimSignal) * Max(n, 1));
 	int64		found = bt_version_probs(s, version_id, s->from, n, prob);
 
 	if (found == 0)
@@ -84,9 +83,7 @@ run_version(const BtSeries *s, const BtParams *p, int64 version_id, BtRun *run)
 						version_id, s->symbol, s->timeframe),
 				 errhint("Store them first: SELECT fsmml_score('%s', '%s', from_ts, to_ts).",
 						 s->symbol, s->timeframe)));
-	fs_signals_from_probs(s->bars + s->from, prob, NULL, s->atr + s->from, (size_t) n, &p->rules, sig);
-	bt_simulate(s, s->from, n, sig, &p->sim, run);
-	run->n_signals = found;
+	bt_run_probs(s, s->from, n, prob, &p->rules, &p->sim, run);
 }
 
 Datum

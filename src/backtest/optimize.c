@@ -28,6 +28,7 @@
 #include "backtest.h"
 #include "dataset.h"
 #include "fsmml.h"
+#include "locks.h"
 #include "optimize.h"
 #include "privilege.h"
 #include "progress.h"
@@ -334,6 +335,17 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 	/* our allocations live in opcxt, not in SPI's procedure context (freed by SPI_finish) */
 	MemoryContextSwitchTo(opcxt);
 	opt_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &o);
+	/* method => 'random' (0.2.0's sixth argument) */
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+	{
+		char	   *m = text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+		if (strcmp(m, "tpe") != 0 && strcmp(m, "random") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("method must be \"tpe\" or \"random\", not \"%s\"", m)));
+		o.random = strcmp(m, "random") == 0;
+	}
 	if (o.activate && !caller_is_admin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -601,6 +613,12 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 			Datum		v2[4] = {CStringGetTextDatum(symbol), CStringGetTextDatum(timeframe),
 			CStringGetTextDatum(o.random ? "random" : "tpe"), CStringGetTextDatum(agent)};
 
+			/*
+			 * One activation of the series' calibration at a time, held to
+			 * commit: a concurrent one waits here, then deactivates ours
+			 * instead of failing on calibrations_one_active.
+			 */
+			fsmml_lock_calibration(agent, symbol, timeframe, o.random ? "random" : "tpe");
 			if (SPI_execute_with_args("UPDATE trading.calibrations SET is_active = false WHERE symbol = $1 "
 									  "AND timeframe = $2 AND method = $3 AND agent IS NOT DISTINCT FROM $4 AND is_active",
 									  4, t2, v2, NULL, false, 0) != SPI_OK_UPDATE)
@@ -611,12 +629,13 @@ fsmml_optimize(PG_FUNCTION_ARGS)
 								  6, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "storing the calibration failed");
 		{
-			Oid			t3[2] = {TEXTOID, INT8OID};
-			Datum		v3[2] = {CStringGetTextDatum(symbol), Int64GetDatum(cal_id)};
+			Oid			t3[3] = {TEXTOID, INT8OID, INT8OID};
+			Datum		v3[3] = {CStringGetTextDatum(symbol), Int64GetDatum(cal_id), Int64GetDatum(bt_id)};
 
-			SPI_execute_with_args("UPDATE trading.backtests SET calibration_id = $2 WHERE symbol = $1 AND id = "
-								  "(SELECT max(id) FROM trading.backtests WHERE symbol = $1 AND source = 'calibration')",
-								  2, t3, v3, NULL, false, 0);
+			/* our own hold-out run (another optimisation may have stored one since) */
+			if (SPI_execute_with_args("UPDATE trading.backtests SET calibration_id = $2 WHERE symbol = $1 AND id = $3",
+									  3, t3, v3, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "linking the hold-out backtest failed");
 		}
 	}
 	if (!significant)

@@ -108,7 +108,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	int64		nh;
 	float	   *pf;
 	double	   *prob;
-	FsBacktest	bt;
+	FsmmlHoldoutBt bt;
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), cxt);
 	cJSON	   *folds = cJSON_AddArrayToObject(metrics, "folds");
 	cJSON	   *holdout;
@@ -190,7 +190,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	INSTR_TIME_SUBTRACT(t1, t0);
 	holdout = fsmml_class_metrics_json(ds, plan->holdout, prob);
 	cJSON_AddItemToObject(metrics, "holdout", holdout);
-	fsmml_run_backtest(prob, ds->fwd_ret + plan->holdout.start, nh, p, timeframe, &bt);
+	fsmml_run_backtest(symbol, timeframe, bars, ds->ts + plan->holdout.start, prob, nh, p, &bt);
 	btj = fsmml_backtest_json(&bt);
 	cJSON_AddItemToObject(holdout, "backtest", btj);
 	fsmml_json_num(btj, "long_threshold", p->long_threshold);
@@ -239,7 +239,7 @@ fsmml_bgw_warm_start(const char *agent, const char *symbol, const char *timefram
 	*status = row.status;
 	if (champion_now != 0 && p->auto_promote)
 		*status = fsmml_auto_promote(symbol, timeframe, agent, row.id, champion_now, p, &bt, v.metrics,
-									 bars, ds->ts[plan->holdout.start], ds->ts[plan->holdout.end - 1], cxt);
+									 bars, cxt);
 	fsmml_owner_leave(&scope);
 	fsmml_progress_end();
 	return row.id;

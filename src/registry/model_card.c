@@ -261,8 +261,10 @@ card_risks(StringInfo s, VersionInfo *v, cJSON *params, cJSON *metrics)
 						 fmt_double(auc, 4), fmt_double(fsum / nf, 4));
 
 	if (jnum(bt, "sharpe", &x) && x > 5)
-		appendStringInfo(s, "- Hold-out Sharpe %s is implausibly high for a live market: check for look-ahead and for fills the backtest assumes (every bar at its close, no slippage).\n",
-						 fmt_double(x, 2));
+		appendStringInfo(s, "- Hold-out Sharpe %s is implausibly high for a live market: check for look-ahead and for fills the backtest assumes (%s).\n",
+						 fmt_double(x, 2),
+						 jget(bt, "total_return") ? "at the next bar's open and at stop or target prices, no slippage" :
+						 "every bar at its close, no slippage");
 	if (jnum(holdout, "rows", &x) && x < 500)
 		appendStringInfo(s, "- Small hold-out (%.0f rows): its metrics are noisy.\n", x);
 	if (jnum(holdout, "pos_rate", &x) && fabs(x - 0.5) > 0.1)
@@ -428,9 +430,16 @@ fsmml_model_card(PG_FUNCTION_ARGS)
 						 num_or_na(bt, "sortino", 2), num_or_na(bt, "max_drawdown", 4),
 						 num_or_na(bt, "calmar", 2), num_or_na(bt, "profit_factor", 2),
 						 pct_or_na(bt, "win_rate", 1), int_or_na(bt, "trades"));
-		appendStringInfo(&s, "\nPnL is the sum of per-bar net returns on the hold-out after fees (%s bps per change of position; fees paid %s), exposure %s.\n",
-						 json_cell(jget(params, "fee_bps")), num_or_na(bt, "fees", 4),
-						 pct_or_na(bt, "exposure", 1));
+		if (jget(bt, "total_return"))
+			appendStringInfo(&s, "\nPnL is the total return of the hold-out through the bar simulator, as fsmml_backtest runs the version's predictions: ExecRules at %s / %s, entry at the next bar's open, stop and target against high and low (stop first), %s bps per fill (fees paid %s), %s trades, %s ambiguous exits, exposure %s.\n",
+							 num_or_na(bt, "long_threshold", 2), num_or_na(bt, "short_threshold", 2),
+							 json_cell(jget(bt, "fee_bps")), num_or_na(bt, "fees_paid", 4),
+							 int_or_na(bt, "trades"), int_or_na(bt, "ambiguous_exits"),
+							 pct_or_na(bt, "exposure", 1));
+		else
+			appendStringInfo(&s, "\nPnL is the sum of per-bar net returns on the hold-out after fees (%s bps per change of position; fees paid %s), exposure %s.\n",
+							 json_cell(jget(params, "fee_bps")), num_or_na(bt, "fees", 4),
+							 pct_or_na(bt, "exposure", 1));
 	}
 	else
 		appendStringInfoString(&s, "n/a: no hold-out backtest recorded.\n");

@@ -5,8 +5,10 @@
  *   pnl(challenger)     >  pnl(champion) + promote_min_pnl_gain
  *   maxdd(challenger)   <= maxdd(champion) * (1 + promote_max_dd_worsen)
  *   calmar(challenger)  >= calmar(champion) - |calmar(champion)| * promote_max_calmar_worsen
- * Both are backtested on the challenger's hold-out bars with the
- * challenger's horizon, threshold and fees, so the numbers compare.
+ * where pnl is the simulator's total return.  Both sides run through the
+ * code of fsmml_compare (bt_run_probs: ExecRules, then the bar simulator)
+ * over the same bars, the challenger's hold-out, with the challenger's
+ * ExecRules parameters and fees: the champion is re-scored on those bars.
  */
 #include "postgres.h"
 
@@ -82,68 +84,84 @@ load_champion(const char *symbol, int64 id, List **features, MemoryContext cxt)
 	return b;
 }
 
-/* Backtest of the champion on bars with holdout_from <= ts <= holdout_to. */
+/* The champion re-scored on the bars of the challenger's hold-out, through the same simulation. */
 static void
 champion_backtest(const char *symbol, const char *timeframe, int64 champion_id,
-				  const TrainParams *p, const FsmmlBars *bars, int64 holdout_from,
-				  int64 holdout_to, MemoryContext cxt, FsBacktest *bt)
+				  const FsmmlBars *bars, const FsmmlHoldoutBt *ch, MemoryContext cxt, BtRun *run)
 {
 	List	   *features;
 	FsXgbBooster *b = load_champion(symbol, champion_id, &features, cxt);
-	int64		from = 0,
-				to;
 	FsmmlDataset *ds;
 	float	   *pf;
-	double	   *pd;
+	double	   *prob = palloc(sizeof(double) * ch->n);
 
 	features = fsmml_resolve_features(timeframe, features);
-	while (from < bars->n && bars->bars[from].ts < holdout_from)
-		from++;
-	to = from;
-	while (to < bars->n && bars->bars[to].ts <= holdout_to)
-		to++;
-	ds = fsmml_dataset_build(symbol, timeframe, bars, from, to, features, p->horizon, true, cxt);
+	/* no labels needed (horizon 0); rows with a NULL feature get no signal, as in training */
+	ds = fsmml_dataset_build(symbol, timeframe, bars, ch->from, ch->from + ch->n, features, 0, true, cxt);
 	pf = palloc(sizeof(float) * Max(ds->nrows, 1));
-	pd = palloc(sizeof(double) * Max(ds->nrows, 1));
 	fsxgb_predict_dense(b, ds->X, ds->nrows, ds->nfeat, pf, ds->nrows);
-	for (int64 i = 0; i < ds->nrows; i++)
-		pd[i] = pf[i];
-	fsmml_run_backtest(pd, ds->fwd_ret, ds->nrows, p, timeframe, bt);
+	for (int64 i = 0; i < ch->n; i++)
+		prob[i] = NAN;
+	for (int64 r = 0; r < ds->nrows; r++)
+	{
+		int64		i = bt_bar_at_or_before(&ch->s, ds->ts[r]) - ch->from;
+
+		if (i >= 0 && i < ch->n && ch->s.bars[ch->from + i].ts == ds->ts[r])
+			prob[i] = pf[r];
+	}
+	memset(run, 0, sizeof(BtRun));
+	bt_run_probs(&ch->s, ch->from, ch->n, prob, &ch->rules, &ch->sim, run);
 	fsxgb_booster_free(b);
+}
+
+/* The challenger's Calmar not worse than the champion's beyond tol; NaN (no drawdown) passes. */
+static bool
+calmar_within(double challenger, double champion, double tol)
+{
+	if (isnan(challenger) || isnan(champion))
+		return true;
+	return challenger >= champion - fabs(champion) * tol;
 }
 
 char *
 fsmml_auto_promote(const char *symbol, const char *timeframe, const char *agent,
 				   int64 challenger_id, int64 champion_id, const TrainParams *p,
-				   const FsBacktest *ch, const char *challenger_metrics,
-				   const FsmmlBars *bars, int64 holdout_from, int64 holdout_to,
-				   MemoryContext cxt)
+				   const FsmmlHoldoutBt *ch, const char *challenger_metrics,
+				   const FsmmlBars *bars, MemoryContext cxt)
 {
 	PromotionRules rules = read_rules();
-	FsBacktest	cp;
+	BtRun		cp;
+	const FsSimMetrics *a = &ch->run.m,
+			   *c;
 	bool		pnl_ok,
 				dd_ok,
 				calmar_ok;
 	char	   *reason;
 	char	   *champion_json;
 	cJSON	   *cj;
+	FsmmlHoldoutBt champ;
 
-	champion_backtest(symbol, timeframe, champion_id, p, bars, holdout_from, holdout_to, cxt, &cp);
-	pnl_ok = ch->pnl > cp.pnl + rules.min_pnl_gain;
-	dd_ok = ch->max_drawdown <= cp.max_drawdown * (1.0 + rules.max_dd_worsen);
-	calmar_ok = ch->calmar >= cp.calmar - fabs(cp.calmar) * rules.max_calmar_worsen;
+	champion_backtest(symbol, timeframe, champion_id, bars, ch, cxt, &cp);
+	c = &cp.m;
+	pnl_ok = a->total_return > c->total_return + rules.min_pnl_gain;
+	dd_ok = a->max_drawdown <= c->max_drawdown * (1.0 + rules.max_dd_worsen);
+	calmar_ok = calmar_within(a->calmar, c->calmar, rules.max_calmar_worsen);
 
+	/* the champion's side as the challenger's hold-out backtest object */
+	champ = *ch;
+	champ.run = cp;
 	cj = fsxgb_json_own(cJSON_CreateObject(), cxt);
 	cJSON_AddNumberToObject(cj, "version_id", (double) champion_id);
-	cJSON_AddStringToObject(cj, "evaluated_on", psprintf("%s .. %s", fsmml_iso8601(holdout_from),
-														 fsmml_iso8601(holdout_to)));
-	cJSON_AddItemToObject(cj, "backtest", fsmml_backtest_json(&cp));
+	cJSON_AddStringToObject(cj, "evaluated_on",
+							psprintf("%s .. %s", fsmml_iso8601(ch->s.bars[ch->from].ts),
+									 fsmml_iso8601(ch->s.bars[ch->from + ch->n - 1].ts)));
+	cJSON_AddItemToObject(cj, "backtest", fsmml_backtest_json(&champ));
 	champion_json = fsxgb_json_print(cj);
 
 	reason = psprintf("pnl %.6g vs %.6g (%s), max drawdown %.6g vs %.6g (%s), calmar %.6g vs %.6g (%s)",
-					  ch->pnl, cp.pnl, pnl_ok ? "better" : "not better",
-					  ch->max_drawdown, cp.max_drawdown, dd_ok ? "within tolerance" : "worse",
-					  ch->calmar, cp.calmar, calmar_ok ? "within tolerance" : "worse");
+					  a->total_return, c->total_return, pnl_ok ? "better" : "not better",
+					  a->max_drawdown, c->max_drawdown, dd_ok ? "within tolerance" : "worse",
+					  a->calmar, c->calmar, calmar_ok ? "within tolerance" : "worse");
 	if (pnl_ok && dd_ok && calmar_ok)
 	{
 		fsmml_registry_promote(symbol, challenger_id, "promoted", reason,

@@ -237,65 +237,6 @@ class_metrics_json(const FsmmlDataset *ds, FsRange range, const double *prob)
 	return o;
 }
 
-cJSON *
-fsmml_backtest_json(const FsBacktest *bt)
-{
-	cJSON	   *o = cJSON_CreateObject();
-
-	json_num(o, "pnl", bt->pnl);
-	json_num(o, "sharpe", bt->sharpe);
-	json_num(o, "sortino", bt->sortino);
-	json_num(o, "max_drawdown", bt->max_drawdown);
-	json_num(o, "calmar", bt->calmar);
-	json_num(o, "profit_factor", bt->profit_factor);
-	json_num(o, "win_rate", bt->win_rate);
-	cJSON_AddNumberToObject(o, "trades", (double) bt->trades);
-	json_num(o, "exposure", bt->exposure);
-	json_num(o, "fees", bt->fees);
-	return o;
-}
-
-double
-fsmml_bars_per_year(const char *timeframe)
-{
-	/* Crypto trades around the clock: a year is 365.25 days of bars. */
-	return 365.25 * USECS_PER_DAY / (double) fsmml_timeframe_usec(timeframe);
-}
-
-/*
- * The hold-out backtest of the ExecRules decision (exec_rules.h) on prob_up
- * alone: long at or above p->long_threshold, short at or below
- * p->short_threshold (0.55 / 0.45 by default, or the active calibration's),
- * flat between; the gate and stops do not apply to a direction model alone.
- */
-void
-fsmml_run_backtest(const double *prob, const double *fwd_ret, int64 n, const TrainParams *p,
-				   const char *timeframe, FsBacktest *bt)
-{
-	FsExecRules rules = FS_EXEC_RULES_DEFAULT;
-	signed char *side = palloc(sizeof(signed char) * Max(n, 1));
-	const char *err;
-
-	rules.long_threshold = p->long_threshold;
-	rules.short_threshold = p->short_threshold;
-	rules.use_gate = 0;
-	for (int64 i = 0; i < n; i++)
-	{
-		FsExecInput in = {prob[i], -1, 1.0, 1.0, NAN, NAN};
-		FsExecDecision d;
-
-		fs_exec_decide(&rules, &in, &d);
-		side[i] = (signed char) d.side;
-	}
-	err = fs_backtest_sides(side, fwd_ret, n, p->fee_bps, p->horizon,
-							fsmml_bars_per_year(timeframe), bt);
-	pfree(side);
-	if (err)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backtest: %s", err)));
-}
-
 /* First bar of the window that params.lookback asks for. */
 static int64
 window_start(const FsmmlBars *bars, const TrainParams *p)

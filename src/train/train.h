@@ -20,15 +20,32 @@ typedef struct FsmmlTrainResult
 	char	   *metrics;		/* JSON text */
 } FsmmlTrainResult;
 
-/* Bars in a year of this timeframe (markets open around the clock). */
-extern double fsmml_bars_per_year(const char *timeframe);
+/* ---- holdout_bt.c: the hold-out backtest through the simulator */
+#include "backtest.h"
+#include "bars.h"
 
-/* Hold-out backtest of prob_up against forward returns, with p's threshold and fee. */
-extern void fsmml_run_backtest(const double *prob, const double *fwd_ret, int64 n,
-							   const TrainParams *p, const char *timeframe, FsBacktest *bt);
+typedef struct FsmmlHoldoutBt
+{
+	BtSeries	s;				/* every bar of the series */
+	int64		from,
+				n;				/* the hold-out's bars in s */
+	FsExecRules rules;
+	FsSimParams sim;
+	BtRun		run;			/* metrics in run.m */
+} FsmmlHoldoutBt;
 
-/* The backtest as a JSON object (NaN as null); caller owns the tree. */
-extern cJSON *fsmml_backtest_json(const FsBacktest *bt);
+/*
+ * The hold-out rows (row_ts ascending, bars of bars) with their prob_up
+ * through ExecRules (p's thresholds, the other rules at their defaults) and
+ * the simulator (p's fee) over the bars from the first row to the last:
+ * what fsmml_backtest gives for the same predictions over those bars.
+ */
+extern void fsmml_run_backtest(const char *symbol, const char *timeframe, const FsmmlBars *bars,
+							   const int64 *row_ts, const double *prob, int64 nrows,
+							   const TrainParams *p, FsmmlHoldoutBt *bt);
+
+/* fsmml_backtest's metrics object plus the rules used; the caller attaches it before raising. */
+extern cJSON *fsmml_backtest_json(const FsmmlHoldoutBt *bt);
 
 /* ---- train.c's fitting, called by the agents (src/agents/) */
 #include "bars.h"

@@ -76,6 +76,12 @@ check "another seed gives other trials" [ "$(same "$cal" "$c3")" -lt 5 ]
 check "random search: method random, 100 trials, no pruning" \
     [ "$(q "SELECT c.method || count(*) || count(*) FILTER (WHERE t.state = 'pruned') FROM trading.calibrations c
             JOIN trading.calibration_trials t ON t.calibration_id = c.id WHERE c.id = $c4 GROUP BY c.method")" = random1000 ]
+# method => 'random' as a named argument (issue 12's form): the same random search, trial for trial
+c5=$(q "SELECT calibration_id FROM fsmml_optimize('StateFSM', 'RW', '1h', 100, '{\"fee_bps\": 0}', method => 'random')" 2>/dev/null)
+check "method => 'random' runs the same random search as params.method" \
+    [ "$(q "SELECT method FROM trading.calibrations WHERE id = $c5"):$(same "$c4" "$c5")" = random:100 ]
+out=$(q "SELECT * FROM fsmml_optimize('StateFSM', 'RW', '1h', 10, method => 'grid')" 2>&1)
+check "an unknown method is refused" grep -q 'method must be "tpe" or "random", not "grid"' <<<"$out"
 echo "# StateFSM best training Sharpe: tpe $(q "SELECT round(score::numeric, 2) FROM trading.calibrations WHERE id = $cal"), random $(q "SELECT round(score::numeric, 2) FROM trading.calibrations WHERE id = $c4")"
 
 # ---- ExecRules over a direction version's stored predictions

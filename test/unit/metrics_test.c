@@ -3,8 +3,7 @@
  *
  *   metrics_test CASES    (CASES written by test/unit/metrics_ref.py)
  *
- * (a) classification metrics against sklearn, (b) the backtest on hand
- * computed examples and against metrics_ref.py's numpy version, (c) the
+ * (a) classification metrics against sklearn, (b) the
  * walk-forward plan's invariants on many argument combinations, checked
  * against a row-by-row membership model.  TAP-like output, final line
  * "N passed, N failed", exit status 1 on any failure.
@@ -113,46 +112,6 @@ check_class_case(FILE *f, const char *name, long n)
 }
 
 static void
-check_bt_case(FILE *f, const char *name, long n)
-{
-	double	   *p = malloc(sizeof(double) * (n + 1));
-	double	   *r = malloc(sizeof(double) * (n + 1));
-	double		hdr[4];
-	double		w[10];
-	FsBacktest	b;
-	const char *err;
-	int			all = 1;
-
-	if (!read_doubles(f, hdr, 4) || !read_doubles(f, p, n) ||
-		!read_doubles(f, r, n) || !read_doubles(f, w, 10))
-	{
-		report(0, "bt %s: unreadable case", name);
-		exit(1);
-	}
-	err = fs_backtest(p, r, n, hdr[0], hdr[1], (int) hdr[2], hdr[3], &b);
-	if (err)
-	{
-		report(0, "backtest vs numpy: %s: %s", name, err);
-		goto done;
-	}
-	cmp("pnl", b.pnl, w[0], 1e-12, &all);
-	cmp("fees", b.fees, w[1], 1e-12, &all);
-	cmp("sharpe", b.sharpe, w[2], 1e-12, &all);
-	cmp("sortino", b.sortino, w[3], 1e-12, &all);
-	cmp("max_drawdown", b.max_drawdown, w[4], 1e-12, &all);
-	cmp("calmar", b.calmar, w[5], 1e-12, &all);
-	cmp("profit_factor", b.profit_factor, w[6], 1e-12, &all);
-	cmp("win_rate", b.win_rate, w[7], 1e-12, &all);
-	cmp("trades", (double) b.trades, w[8], 0, &all);
-	cmp("exposure", b.exposure, w[9], 1e-12, &all);
-	report(all, "backtest vs numpy: %s (n=%ld th=%g fee=%g H=%d)",
-		   name, n, hdr[0], hdr[1], (int) hdr[2]);
-done:
-	free(p);
-	free(r);
-}
-
-static void
 run_reference_cases(const char *path)
 {
 	FILE	   *f = fopen(path, "r");
@@ -171,8 +130,6 @@ run_reference_cases(const char *path)
 		ncases++;
 		if (strcmp(kind, "class") == 0)
 			check_class_case(f, name, n);
-		else if (strcmp(kind, "bt") == 0)
-			check_bt_case(f, name, n);
 		else
 		{
 			report(0, "unknown case kind %s", kind);
@@ -219,146 +176,6 @@ test_class_hand(void)
 		   isnan(m.accuracy) && isnan(m.pos_rate), "class metrics: n = 0 is all NaN");
 }
 
-static void
-test_backtest_hand(void)
-{
-	FsBacktest	b;
-	int			all = 1;
-
-	/*
-	 * Example 1: H = 1, fee 10 bps (0.001), threshold 0, 252 bars/year.
-	 *   p     .7    .6    .4    .5    .3    .8
-	 *   side  +1    +1    -1     0    -1    +1
-	 *   r    .01  -.02  -.03   .05   .01   .02
-	 *   gross .01  -.02  +.03    0   -.01  +.02
-	 *   fee  .001    0   .002  .001  .001  .002   (|change| * .001) = .007
-	 *   net  .009 -.020  .028 -.001 -.011  .018   pnl = .023
-	 *   cum  .009 -.011  .017  .016  .005  .023
-	 *   peak .009  .009  .017  .017  .017  .023   max drawdown .020
-	 * trades: into +1 (row 0), -1 (2), -1 (4), +1 (5) = 4 (row 3 goes flat)
-	 * held rows 0 1 2 4 5: exposure 5/6, winners 0 2 5: win rate 3/5
-	 * profit factor (.009 + .028 + .018) / (.020 + .001 + .011) = 1.71875
-	 * calmar = mean * 252 / dd = (.023 / 6) * 252 / .02 = 48.3
-	 */
-	{
-		double		p[] = {0.7, 0.6, 0.4, 0.5, 0.3, 0.8};
-		double		r[] = {0.01, -0.02, -0.03, 0.05, 0.01, 0.02};
-
-		report(fs_backtest(p, r, 6, 0, 10, 1, 252, &b) == NULL, "backtest ex1: accepted");
-		cmp("pnl", b.pnl, 0.023, 1e-15, &all);
-		cmp("fees", b.fees, 0.007, 1e-15, &all);
-		cmp("max_drawdown", b.max_drawdown, 0.02, 1e-15, &all);
-		cmp("win_rate", b.win_rate, 0.6, 1e-15, &all);
-		cmp("profit_factor", b.profit_factor, 1.71875, 1e-13, &all);
-		cmp("exposure", b.exposure, 5.0 / 6, 1e-15, &all);
-		cmp("calmar", b.calmar, 48.3, 1e-13, &all);
-		cmp("trades", (double) b.trades, 4, 0, &all);
-		report(all, "backtest ex1: pnl, fees, drawdown, trades, win rate, profit factor");
-	}
-
-	/*
-	 * Example 2: H = 2 (per-row return halved), threshold 0.1, no fee.
-	 *   p     .65   .55   .60   .35   .45   .40
-	 *   side  +1     0    +1    -1     0    -1    (.60 >= .5 + .1: inclusive)
-	 *   r     .02   .04  -.01  -.02   .03   .01
-	 *   net   .01    0  -.005   .01    0  -.005   pnl .01
-	 *   cum   .01   .01  .005  .015  .015   .01   max drawdown .005
-	 * trades 4 (rows 0 2 3 5), exposure 4/6, wins rows 0 3: 0.5,
-	 * profit factor .02 / .01 = 2.
-	 */
-	all = 1;
-	{
-		double		p[] = {0.65, 0.55, 0.6, 0.35, 0.45, 0.4};
-		double		r[] = {0.02, 0.04, -0.01, -0.02, 0.03, 0.01};
-
-		fs_backtest(p, r, 6, 0.1, 0, 2, 252, &b);
-		cmp("pnl", b.pnl, 0.01, 1e-15, &all);
-		cmp("fees", b.fees, 0, 0, &all);
-		cmp("max_drawdown", b.max_drawdown, 0.005, 1e-15, &all);
-		cmp("trades", (double) b.trades, 4, 0, &all);
-		cmp("exposure", b.exposure, 4.0 / 6, 1e-15, &all);
-		cmp("win_rate", b.win_rate, 0.5, 0, &all);
-		cmp("profit_factor", b.profit_factor, 2, 1e-13, &all);
-		report(all, "backtest ex2: threshold band, horizon scaling");
-	}
-
-	/*
-	 * Example 3: always long, r = .01 .02 .01, no fee, 1 bar/year.  Net
-	 * deviations from the mean 4/300 are -1 2 -1 (/300): sd = sqrt(3)/300,
-	 * sharpe = 4/sqrt(3).  No losing row: sortino and profit factor NaN,
-	 * drawdown 0 so calmar 0; one trade, win rate 1.
-	 */
-	all = 1;
-	{
-		double		p[] = {0.9, 0.9, 0.9};
-		double		r[] = {0.01, 0.02, 0.01};
-
-		fs_backtest(p, r, 3, 0, 0, 1, 1, &b);
-		cmp("pnl", b.pnl, 0.04, 1e-15, &all);
-		cmp("sharpe", b.sharpe, 4 / sqrt(3), 1e-13, &all);
-		cmp("sortino", b.sortino, NAN, 0, &all);
-		cmp("profit_factor", b.profit_factor, NAN, 0, &all);
-		cmp("max_drawdown", b.max_drawdown, 0, 0, &all);
-		cmp("calmar", b.calmar, 0, 0, &all);
-		cmp("win_rate", b.win_rate, 1, 0, &all);
-		cmp("trades", (double) b.trades, 1, 0, &all);
-		report(all, "backtest ex3: no losses -> sortino and profit factor NaN");
-	}
-
-	/*
-	 * Example 4: p == 0.5 everywhere with threshold 0: always flat, so every
-	 * return is 0 even with fees; sharpe and sortino 0, profit factor and win
-	 * rate NaN, no trades.  A NaN fwd_ret on a flat row costs nothing.
-	 */
-	all = 1;
-	{
-		double		p[] = {0.5, 0.5, 0.5, 0.5};
-		double		r[] = {0.01, NAN, -0.01, 0.02};
-
-		fs_backtest(p, r, 4, 0, 10, 1, 252, &b);
-		cmp("pnl", b.pnl, 0, 0, &all);
-		cmp("sharpe", b.sharpe, 0, 0, &all);
-		cmp("sortino", b.sortino, 0, 0, &all);
-		cmp("profit_factor", b.profit_factor, NAN, 0, &all);
-		cmp("win_rate", b.win_rate, NAN, 0, &all);
-		cmp("exposure", b.exposure, 0, 0, &all);
-		cmp("trades", (double) b.trades, 0, 0, &all);
-		report(all, "backtest ex4: p == 0.5 is flat");
-	}
-
-	/* Example 5: short then long with fee 20 bps: the flip costs 2 * .002 */
-	all = 1;
-	{
-		double		p[] = {0.2, 0.8};
-		double		r[] = {-0.01, 0.01};
-
-		fs_backtest(p, r, 2, 0, 20, 1, 252, &b);
-		cmp("fees", b.fees, 0.006, 1e-15, &all);
-		cmp("pnl", b.pnl, 0.02 - 0.006, 1e-15, &all);
-		cmp("trades", (double) b.trades, 2, 0, &all);
-		report(all, "backtest ex5: a flip pays twice the fee");
-	}
-
-	/* n = 0 and invalid arguments */
-	fs_backtest(NULL, NULL, 0, 0, 10, 1, 252, &b);
-	report(b.n == 0 && b.pnl == 0 && b.trades == 0 && b.max_drawdown == 0 &&
-		   isnan(b.sharpe) && isnan(b.exposure), "backtest: n = 0");
-	{
-		double		p[] = {0.6};
-		double		r[] = {0.01};
-
-		report(fs_backtest(p, r, 1, 0, 10, 0, 252, &b) != NULL, "backtest: horizon 0 rejected");
-		report(fs_backtest(p, r, 1, -0.1, 10, 1, 252, &b) != NULL, "backtest: negative threshold rejected");
-		report(fs_backtest(p, r, 1, 0.6, 10, 1, 252, &b) != NULL, "backtest: threshold 0.6 rejected");
-		report(fs_backtest(p, r, 1, 0, -1, 1, 252, &b) != NULL, "backtest: negative fee rejected");
-		report(fs_backtest(p, r, 1, 0, 10, 1, 0, &b) != NULL, "backtest: bars_per_year 0 rejected");
-		report(fs_backtest(p, r, 1, NAN, 10, 1, 252, &b) != NULL, "backtest: NaN threshold rejected");
-	}
-}
-
-/* --------------------------------------------------------- walk-forward */
-
-/* mark[i] = 1 for rows of s; checks bounds, order and disjointness */
 static int
 mark_set(const FsRangeSet *s, int64_t n, unsigned char *mark, const char *what)
 {
@@ -726,7 +543,6 @@ main(int argc, char **argv)
 	}
 	run_reference_cases(argv[1]);
 	test_class_hand();
-	test_backtest_hand();
 	test_walkforward();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail > 0;
