@@ -51,7 +51,15 @@ typedef struct LiveChampion
 	int			slot;			/* index in fsmml_agents */
 	bool		direction;		/* an XGBoost direction champion */
 	bool		stale;			/* older than fsmml.model_max_age */
+	bool	   *warmed;			/* predicted once: column maps cached in the model */
+	MemoryContext cxt;			/* the model's own */
 } LiveChampion;
+
+/*
+ * Agents cache their column map in the model at the first predict, in the
+ * current context: that first call runs in the model's context.
+ */
+extern void fsmml_live_predict(LiveChampion *c, const FsAgentBatch *b, int64 n);
 
 typedef struct LiveChampions
 {

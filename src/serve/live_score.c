@@ -525,7 +525,7 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	if (direction >= 0)
 	{
 		/* one direction agent in the catalogue (DirectionXGB): one champion per series */
-		ch->c[direction].m->agent->predict(ch->c[direction].m, &b, 0, nrows);
+		fsmml_live_predict(&ch->c[direction], &b, nrows);
 		ids[nids++] = ch->c[direction].m->version_id;
 		stale |= ch->c[direction].stale;
 	}
@@ -546,7 +546,7 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 			continue;
 		}
 		any_agent = true;
-		ch->c[k].m->agent->predict(ch->c[k].m, &b, 0, nrows);
+		fsmml_live_predict(&ch->c[k], &b, nrows);
 		stale |= ch->c[k].stale;
 		if (ch->c[k].m->agent->writes_preds)
 			ids[nids++] = ch->c[k].m->version_id;

@@ -48,6 +48,7 @@ typedef struct ModelEntry
 	MemoryContext cxt;
 	FsAgentModel *m;
 	uint64		used;			/* LRU tick */
+	bool		warmed;
 } ModelEntry;
 
 typedef struct SeriesEntry
@@ -268,6 +269,7 @@ load_model(SeriesEntry *e, int k, const char *symbol)
 	me->cxt = cxt;
 	me->m = m;
 	me->used = tick;
+	me->warmed = false;
 	return me;
 }
 
@@ -344,6 +346,8 @@ fsmml_live_champions(const char *symbol, const char *timeframe)
 			me = load_model(e, k, symbol);
 		me->used = tick;
 		out->c[k].m = me->m;
+		out->c[k].warmed = &me->warmed;
+		out->c[k].cxt = me->cxt;
 		out->c[k].slot = e->slot[k];
 		out->c[k].direction = e->direction[k];
 		out->c[k].stale = fsmml_model_max_age > 0 &&
@@ -351,4 +355,19 @@ fsmml_live_champions(const char *symbol, const char *timeframe)
 	}
 	evict_lru();
 	return out;
+}
+
+void
+fsmml_live_predict(LiveChampion *c, const FsAgentBatch *b, int64 n)
+{
+	if (!*c->warmed)
+	{
+		MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+		c->m->agent->predict(c->m, b, 0, n);
+		MemoryContextSwitchTo(old);
+		*c->warmed = true;
+	}
+	else
+		c->m->agent->predict(c->m, b, 0, n);
 }
