@@ -589,4 +589,8 @@ REVOKE ALL ON FUNCTION fsmml_disable_scoring(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_disable_scoring(text, text) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_live_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION fsmml_versions_changed() FROM PUBLIC;
+-- Live scoring rewrites a series' kernel state (4.5 kB) with every bar: keep it inline and
+-- uncompressed rather than compressed into a TOAST chunk each time.
+ALTER TABLE fsmml.feature_state ALTER COLUMN state SET STORAGE EXTERNAL;
+ALTER TABLE fsmml.feature_state SET (toast_tuple_target = 8160);
 /* ---- end i9 ---- */
