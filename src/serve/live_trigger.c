@@ -30,6 +30,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -294,6 +295,8 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 		bars[0].open = bars[0].high = bars[0].low = bars[0].close = bars[0].volume = NAN;
 		fsmml_live_series_advance(s, symbol, timeframe, bars + 1, n, feats + FS_NFEATURES);
 		ch = fsmml_live_champions(symbol, timeframe);
+		ereport(DEBUG1,
+				(errmsg_internal("fsmml live %s %s: %d bars, %d champions", symbol, timeframe, n, ch->n)));
 		if (ch->n > 0)
 			fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, n, true, true, NULL);
 	}
@@ -307,8 +310,17 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 			from = last_ts + 1;	/* bars stored unscored since the last one: from there */
 
 		fsmml_build_features_internal(symbol, timeframe, fsmml_unix_to_ts(from), s != NULL);
-		DirectFunctionCall4(fsmml_score, CStringGetTextDatum(symbol), CStringGetTextDatum(timeframe),
-							TimestampTzGetDatum(fsmml_unix_to_ts(from)), TimestampTzGetDatum(DT_NOEND));
+		{
+			Datum		scored = DirectFunctionCall4(fsmml_score, CStringGetTextDatum(symbol),
+													 CStringGetTextDatum(timeframe),
+													 TimestampTzGetDatum(fsmml_unix_to_ts(from)),
+													 TimestampTzGetDatum(DT_NOEND));
+
+			ereport(DEBUG1,
+					(errmsg_internal("fsmml live %s %s: %d bars re-scored from %s: " INT64_FORMAT " predictions",
+									 symbol, timeframe, n, timestamptz_to_str(fsmml_unix_to_ts(from)),
+									 DatumGetInt64(scored))));
+		}
 		for (int i = 0; i < n; i++)
 			ts[i] = bars[i + 1].ts;
 		fsmml_live_notify_stored(symbol, timeframe, ts, n);
@@ -355,7 +367,14 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		/*
+		 * The statement's snapshot does not see the bars it inserted: read
+		 * with a fresh one (popped by the abort on an ERROR).
+		 */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
 		score_series(symbol, timeframe, in, n, since);
+		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
