@@ -1156,6 +1156,17 @@ BEGIN
         CREATE TRIGGER fsmml_live_update AFTER UPDATE ON trading.historicaldata
             REFERENCING OLD TABLE AS fsmml_old_bars NEW TABLE AS fsmml_new_bars
             FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fsmml_live_trigger();
+        -- The bars table is not the extension's, so neither are its triggers (CREATE TRIGGER
+        -- cannot make them members): let them go with their function, so DROP EXTENSION works
+        -- without CASCADE and still keeps the bars.
+        UPDATE pg_catalog.pg_depend SET deptype = 'a'
+         WHERE classid = 'pg_catalog.pg_trigger'::regclass
+           AND objid IN (SELECT oid FROM pg_catalog.pg_trigger
+                          WHERE tgrelid = 'trading.historicaldata'::regclass
+                            AND tgname IN ('fsmml_live_insert', 'fsmml_live_update'))
+           AND refclassid = 'pg_catalog.pg_proc'::regclass
+           AND refobjid = '@extschema@.fsmml_live_trigger()'::regprocedure
+           AND deptype = 'n';
     END IF;
 END
 $$;
