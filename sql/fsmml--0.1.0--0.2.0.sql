@@ -559,7 +559,8 @@ CREATE FUNCTION fsmml_live_trigger() RETURNS trigger
     SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION fsmml_versions_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'fsmml_versions_changed'
-    LANGUAGE C;
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 
 CREATE TRIGGER fsmml_versions_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trading.agentversions
