@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "features_kernel.h"
+#include "datatype/timestamp.h"
 
 /* GUCs (live_trigger.c) */
 extern bool fsmml_score_on_insert;
@@ -48,6 +49,7 @@ extern bool fsmml_live_read_features(const char *symbol, const char *timeframe, 
 typedef struct LiveChampion
 {
 	FsAgentModel *m;			/* owned by the model cache */
+	const char *agent;			/* the version's agent (DirectionXGB, DirectionH5, ...) */
 	int			slot;			/* index in fsmml_agents */
 	bool		direction;		/* an XGBoost direction champion */
 	bool		stale;			/* older than fsmml.model_max_age */
@@ -67,8 +69,8 @@ typedef struct LiveChampions
 	LiveChampion *c;			/* id order */
 } LiveChampions;
 
-/* The series' champions, loaded; each locked FOR KEY SHARE.  ERROR on a bad model. */
-extern LiveChampions *fsmml_live_champions(const char *symbol, const char *timeframe);
+/* The series' champions, loaded; locked FOR KEY SHARE when lock.  ERROR on a bad model. */
+extern LiveChampions *fsmml_live_champions(const char *symbol, const char *timeframe, bool lock);
 extern void fsmml_model_cache_init(void);
 /* Trigger function on trading.agentversions: invalidates every backend's cache at commit. */
 extern Datum fsmml_versions_changed(PG_FUNCTION_ARGS);
@@ -86,8 +88,21 @@ extern int	fsmml_live_score_rows(const char *symbol, const char *timeframe,
 								  LiveChampions *champs, const FsBar *bars,
 								  const double *feats, int n, bool write, bool notify,
 								  FsAgentRow **rows_out);
+/* The signal payload of a scored row, as the ensemble champion k writes it. */
+extern Jsonb *fsmml_live_signal_payload(LiveChampions *ch, int k, const FsAgentRow *r);
 /* Notifies the stored signals of bars ts[0..n) (after a batch re-score). */
 extern void fsmml_live_notify_stored(const char *symbol, const char *timeframe,
 									 const int64 *ts, int n);
+
+/* ---- live_predict.c */
+
+/*
+ * fsmml_predict from the series' kernel state when the latest bar is
+ * featured: false when it cannot (no state, features behind, at not the
+ * latest bar), and the caller computes from the bars instead.
+ */
+extern bool fsmml_live_predict_latest(const char *agent, const char *kind, const char *symbol,
+									  const char *timeframe, bool has_at, TimestampTz at,
+									  Datum *result);
 
 #endif							/* FSMML_LIVE_H */

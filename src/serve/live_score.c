@@ -281,7 +281,7 @@ first_direction(LiveChampions *ch)
 
 static void
 write_preds(const char *symbol, const char *timeframe, LiveChampions *ch, const FsBar *bars,
-			const FsAgentRow *rows, int n)
+			const FsAgentRow *rows, int n, float **dprob)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[6] = {TEXTOID, TEXTOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID,
@@ -298,11 +298,16 @@ write_preds(const char *symbol, const char *timeframe, LiveChampions *ch, const 
 	{
 		FsAgentModel *m = ch->c[k].m;
 
-		if (!m->agent->writes_preds || (ch->c[k].direction && k != first_direction(ch)))
+		if (!m->agent->writes_preds)
 			continue;
 		for (int i = 1; i <= n; i++)
 		{
-			Jsonb	   *p = m->agent->payload(m, &rows[i]);
+			FsAgentRow	r = rows[i];
+			Jsonb	   *p;
+
+			if (ch->c[k].direction)
+				r.prob_up = dprob[k][i];	/* each direction champion its own */
+			p = m->agent->payload(m, &r);
 
 			if (p == NULL)
 				continue;		/* warm-up: no prediction */
@@ -464,6 +469,16 @@ write_signals(const char *symbol, const char *timeframe, FsAgentModel *ens, cons
 
 /* ---------------------------------------------------------------- scoring */
 
+/* The agents without a champion in the last fsmml_live_score_rows with rows_out. */
+static const char **last_missing = NULL;
+static int	last_nmissing = 0;
+
+Jsonb *
+fsmml_live_signal_payload(LiveChampions *ch, int k, const FsAgentRow *r)
+{
+	return fsmml_signal_payload(ch->c[k].m, r, last_missing, last_nmissing);
+}
+
 int
 fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *ch,
 					  const FsBar *bars, const double *feats, int n, bool write, bool notify,
@@ -476,6 +491,7 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	int			nrows = n + 1;
 	int			atr = fs_feature_index("atr_14");
 	int			direction = -1;
+	float	  **dprob;
 	FsAgentModel *ens = NULL;
 	FsAgentModel *state = NULL;
 	const char **missing = palloc(sizeof(char *) * (fsmml_nagents + 1));
@@ -518,14 +534,26 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	if (rows_out)
 		*rows_out = rows;
 
-	/* Direction first (score.c), then the others in table order (score_agents.c). */
+	/*
+	 * Direction first (score.c): every direction champion predicts its own
+	 * probabilities; DirectionXGB's (the first by id) feed the others, as in
+	 * fsmml_score.  Then the others in table order (score_agents.c).
+	 */
+	dprob = palloc0(sizeof(float *) * Max(ch->n, 1));
 	for (int k = 0; k < ch->n; k++)
-		if (ch->c[k].direction && direction < 0)
-			direction = k;
+		if (ch->c[k].direction)
+		{
+			fsmml_live_predict(&ch->c[k], &b, nrows);
+			dprob[k] = palloc(sizeof(float) * nrows);
+			for (int i = 0; i < nrows; i++)
+				dprob[k][i] = rows[i].prob_up;
+			if (direction < 0 && strcmp(ch->c[k].agent, "DirectionXGB") == 0)
+				direction = k;
+		}
+	for (int i = 0; i < nrows; i++)
+		rows[i].prob_up = direction >= 0 ? dprob[direction][i] : NAN;
 	if (direction >= 0)
 	{
-		/* one direction agent in the catalogue (DirectionXGB): one champion per series */
-		fsmml_live_predict(&ch->c[direction], &b, nrows);
 		ids[nids++] = ch->c[direction].m->version_id;
 		stale |= ch->c[direction].stale;
 	}
@@ -555,12 +583,18 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 		if (strcmp(fsmml_agents[a]->kind, "state") == 0)
 			state = ch->c[k].m;
 	}
-	if (!write || (direction < 0 && !any_agent))
+	if (rows_out)
+	{
+		/* for fsmml_predict: the signal payload needs the agents that had no champion */
+		last_missing = missing;
+		last_nmissing = nmissing;
+	}
+	if (!write || (first_direction(ch) < 0 && !any_agent))
 		return 0;
 
 	for (int i = 1; i <= n; i++)
 		ensure_partition(bars[i].ts);
-	write_preds(symbol, timeframe, ch, bars, rows, n);
+	write_preds(symbol, timeframe, ch, bars, rows, n, dprob);
 	if (state)
 		write_states(symbol, timeframe, state, bars, rows, n);
 	if (ens == NULL)

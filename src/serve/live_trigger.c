@@ -294,7 +294,7 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 		bars[0].ts = last_ts;
 		bars[0].open = bars[0].high = bars[0].low = bars[0].close = bars[0].volume = NAN;
 		fsmml_live_series_advance(s, symbol, timeframe, bars + 1, n, feats + FS_NFEATURES);
-		ch = fsmml_live_champions(symbol, timeframe);
+		ch = fsmml_live_champions(symbol, timeframe, true);
 		ereport(DEBUG1,
 				(errmsg_internal("fsmml live %s %s: %d bars, %d champions", symbol, timeframe, n, ch->n)));
 		if (ch->n > 0)

@@ -61,6 +61,7 @@ typedef struct SeriesEntry
 	bool		direction[MAX_CHAMPIONS];
 	TimestampTz created[MAX_CHAMPIONS];
 	char		sha256[MAX_CHAMPIONS][65];
+	char		agent[MAX_CHAMPIONS][NAMEDATALEN];
 } SeriesEntry;
 
 static HTAB *models = NULL;
@@ -176,6 +177,7 @@ read_series(SeriesEntry *e, const char *symbol, const char *timeframe)
 		e->direction[e->n] = direction;
 		e->created[e->n] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
 		strlcpy(e->sha256[e->n], SPI_getvalue(tup, desc, 5), 65);
+		strlcpy(e->agent[e->n], agent, NAMEDATALEN);
 		e->n++;
 	}
 }
@@ -305,7 +307,7 @@ lock_champions(SeriesEntry *e, const char *symbol)
 }
 
 LiveChampions *
-fsmml_live_champions(const char *symbol, const char *timeframe)
+fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
 {
 	char		key[SERIES_KEY_LEN];
 	SeriesEntry *e;
@@ -330,7 +332,7 @@ fsmml_live_champions(const char *symbol, const char *timeframe)
 			read_series(e, symbol, timeframe);
 			e->generation = g;
 		}
-		if (lock_champions(e, symbol))
+		if (!lock || lock_champions(e, symbol))
 			break;
 		e->generation = 0;		/* changed under us (commit raced our cache) */
 		if (attempt > 0)
@@ -349,6 +351,7 @@ fsmml_live_champions(const char *symbol, const char *timeframe)
 		out->c[k].warmed = &me->warmed;
 		out->c[k].cxt = me->cxt;
 		out->c[k].slot = e->slot[k];
+		out->c[k].agent = e->agent[k];
 		out->c[k].direction = e->direction[k];
 		out->c[k].stale = fsmml_model_max_age > 0 &&
 			e->created[k] < now - (int64) fsmml_model_max_age * USECS_PER_SEC;
