@@ -78,6 +78,19 @@ for r in rows[30:32]:
 print(("ok - " if len(notes(5) + notes(0.5)) == 2 else "not ok - ") + "bars after a rollback are scored and notified")
 PYEOF
 
+# fsmml_predict serves every agent's payload of the latest bar from the kernel state: the same
+# payload live scoring stored for it.
+latest=$(q "SELECT max(timestamp) FROM trading.historicaldata WHERE symbol = '$S'")
+for a in DirectionXGB RegimeKMeans VolQuantile StateFSM ExecRules; do
+    check "fsmml_predict('$a') of the latest bar equals its stored prediction" \
+        [ "$(q "SELECT (fsmml_predict('$a', '$S', '1m') - '{agent_version_id,version,timestamp,horizon}'::text[]) = p.payload
+                FROM trading.agentpreds p JOIN trading.agentversions v ON v.id = p.agent_version_id
+                WHERE p.symbol = '$S' AND v.agent = '$a' AND p.timestamp = '$latest'")" = t ]
+done
+check "fsmml_predict('EnsembleWeighted') of the latest bar equals its stored signal" \
+    [ "$(q "SELECT (fsmml_predict('EnsembleWeighted', '$S', '1m') - '{agent_version_id,version,timestamp}'::text[]) = payload
+            FROM trading.agentsignals WHERE symbol = '$S' AND timestamp = '$latest'")" = t ]
+
 # Live equals batch: the stored rows equal what fsmml_score writes over the same range.
 live_equals_batch() {   # live_equals_batch NAME
     local diff
