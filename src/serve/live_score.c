@@ -29,6 +29,7 @@
 #include "dataset.h"
 #include "fsmml.h"
 #include "live.h"
+#include "locks.h"
 #include "serve.h"
 #include "statefsm.h"
 
@@ -592,6 +593,19 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	if (!write || (first_direction(ch) < 0 && !any_agent))
 		return 0;
 
+	/*
+	 * fsmml_score's lock on each version's predictions, in its order (direction
+	 * champions by id, then the agents in table order): a concurrent
+	 * fsmml_score merging the same bars waits for this transaction instead of
+	 * failing on its rows.
+	 */
+	for (int k = 0; k < ch->n; k++)
+		if (ch->c[k].direction)
+			fsmml_lock_version_preds(ch->c[k].m->version_id);
+	for (int a = 0; a < fsmml_nagents; a++)
+		for (int k = 0; k < ch->n; k++)
+			if (!ch->c[k].direction && ch->c[k].slot == a && ch->c[k].m->agent->writes_preds)
+				fsmml_lock_version_preds(ch->c[k].m->version_id);
 	for (int i = 1; i <= n; i++)
 		ensure_partition(bars[i].ts);
 	write_preds(symbol, timeframe, ch, bars, rows, n, dprob);

@@ -38,6 +38,7 @@
 #include "fsmml.h"
 #include "fsmml_features.h"
 #include "live.h"
+#include "locks.h"
 #include "privilege.h"
 #include "serve.h"
 
@@ -372,6 +373,8 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 		 * with a fresh one (popped by the abort on an ERROR).
 		 */
 		CommandCounterIncrement();
+		/* fsmml_build_features' lock first, then the state row: one order, no deadlock */
+		fsmml_lock_series_build(symbol, timeframe);
 		PushActiveSnapshot(GetTransactionSnapshot());
 		score_series(symbol, timeframe, in, n, since);
 		PopActiveSnapshot();
