@@ -13,7 +13,7 @@
 #      (computed from the first bar).
 # Uses the cluster of the usual libpq variables (a superuser; creates databases live_bench*).
 # Run it on a cluster with fsync and synchronous_commit on for committed latencies.
-#   bench/live_insert.sh        # N=5000 CLIENTS=10 SECONDS_PGBENCH=30 BIG=1000000
+#   bench/live_insert.sh        # N=5000 CLIENTS=10 SECONDS_PGBENCH=30 BIG=1000000 PHASES="1 2 3 4 5"
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${FSMML_SHARED:-$ROOT/../shared}
@@ -22,6 +22,8 @@ N=${N:-5000}
 CLIENTS=${CLIENTS:-10}
 SECONDS_PGBENCH=${SECONDS_PGBENCH:-30}
 BIG=${BIG:-1000000}
+PHASES=" ${PHASES:-1 2 3 4 5} "
+phase() { [[ "$PHASES" == *" $1 "* ]]; }
 DB=live_bench
 TMP=$(mktemp -d /tmp/live_insert.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -44,6 +46,7 @@ for a in 'DirectionXGB|{"folds": 2}' 'RegimeKMeans|{}' 'VolQuantile|{}' 'StateFS
     q "SET client_min_messages = warning; SELECT status FROM fsmml_train('${a%%|*}', 'LIVEON', '1m', '${a#*|}')" >/dev/null
 done
 q "SELECT fsmml_enable_scoring('LIVEON', '1m')" >/dev/null
+if phase 1; then
 tail -n +$((W + 2)) "$TMP/on.csv" >"$TMP/on_stream.csv"
 tail -n +$((W + 2)) "$TMP/off.csv" >"$TMP/off_stream.csv"
 "$PY" - "$DB" "$TMP" <<'PYEOF'
@@ -79,7 +82,10 @@ print("added latency: p50 %.3f ms, p99 %.3f ms; backend CPU per insert: on %.3f 
 PYEOF
 echo "scored: $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol = 'LIVEON'") signals, $(q "SELECT count(*) FROM fsmml.scoring_errors") scoring errors"
 
+fi
+
 # ---------------------------------------------------------------- 2. insert-to-signal vs the Python loop
+if phase 2; then
 M=${M:-1000}
 gen --symbol LIVEON --tf 1m --bars $((W + N + M)) --seed 7 | tail -n $M >"$TMP/sig_stream.csv"
 "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/sig" --listen <"$TMP/sig_stream.csv"
@@ -90,10 +96,13 @@ q "CREATE TABLE public.basebars AS SELECT * FROM trading.historicaldata WHERE sy
     --warmup $W --bars $M --nthread 1 >"$TMP/base_live.txt" 2>&1 || { tail -5 "$TMP/base_live.txt"; }
 echo "baseline_python.py live, same bars: $(grep latency_ms "$TMP/base_live.txt")"
 
+fi
+
 # ---------------------------------------------------------------- 3. pgbench: 100 symbols, $CLIENTS clients
+if phase 3; then
 echo "# 100 symbols x 2,000 bars, the LIVEON champions copied to each"
 for s in $(seq 0 99); do
-    tail -n +2 "$TMP/on.csv" | head -2000 | sed "s/^LIVEON,/PB$s,/"
+    sed -n "2,2001s/^LIVEON,/PB$s,/p" "$TMP/on.csv"
 done | psql -X -q -d "$DB" -c "SET fsmml.score_on_insert = off" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv)"
 q "INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format, model_sha256,
        params, metrics, feature_names, ext_version)
@@ -120,7 +129,10 @@ bars=$(( $(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%
 sigs=$(( $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'") - sig_before ))
 echo "pgbench: $bars bars inserted, $sigs signals written ($(( bars - sigs )) missing), $(q "SELECT count(*) FROM fsmml.scoring_errors WHERE symbol LIKE 'PB%'") scoring errors, $(echo "scale=0; $sigs / $SECONDS_PGBENCH" | bc) scored bars/s"
 
+fi
+
 # ---------------------------------------------------------------- 4. COPY 100,000 bars, scoring off vs no fsmml
+if phase 4; then
 gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 1d | sed 's/^BTCUSDT,/COPYB,/' >"$TMP/copy.csv"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" -c "CREATE DATABASE ${DB}_plain"
 psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL, \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
@@ -140,7 +152,10 @@ done
 echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms"
 psql -X -q -d postgres -c "DROP DATABASE ${DB}_plain"
 
+fi
+
 # ---------------------------------------------------------------- 5. fsmml_predict on a 1,000,000-bar series
+if phase 5; then
 echo "# $BIG bars of BIG 1m"
 gen --symbol BIG --tf 1m --bars "$BIG" --seed 9 | psql -X -q -d "$DB" -c "SET fsmml.score_on_insert = off" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 q "SET client_min_messages = warning; SELECT fsmml_build_features('BIG', '1m')" >/dev/null
@@ -156,4 +171,5 @@ SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
 SELECT fsmml_predict('DirectionXGB', 'BIG', '1m', (SELECT max("timestamp") - interval '1 minute' FROM trading.historicaldata WHERE symbol = 'BIG')) IS NOT NULL AS older_bar;
 SQL
 echo "fsmml_predict latest bar of $BIG bars (5 calls after a warm one): $(grep Time "$TMP/predict.txt" | sed -n 2,6p | awk '{print $2}' | tr '\n' ' ')ms; an older bar (from the first bar): $(grep Time "$TMP/predict.txt" | tail -1 | awk '{print $2}') ms"
+fi
 psql -X -q -d postgres -c "DROP DATABASE $DB"
