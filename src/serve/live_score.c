@@ -14,7 +14,11 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "commands/async.h"
 #include "common/shortest_dec.h"
 #include "executor/spi.h"
@@ -112,6 +116,21 @@ ensure_partition(int64 ts)
 	for (int i = 0; i < nknown; i++)
 		if (known_months[i] == month)
 			return;
+	/*
+	 * Concurrent first bars of a new month would race in
+	 * fsmml_create_pred_partitions ("already exists"): unless the month's
+	 * partition is there, creators queue on a self-conflicting lock of
+	 * agentpreds, whose acquisition also makes a partition committed
+	 * meanwhile visible.  Once per backend and month.
+	 */
+	{
+		Oid			nsp = get_namespace_oid("trading", false);
+		char	   *part = psprintf("agentpreds_y%04dm%02d", tm.tm_year, tm.tm_mon);
+
+		AcceptInvalidationMessages();
+		if (!OidIsValid(get_relname_relid(part, nsp)))
+			LockRelationOid(get_relname_relid("agentpreds", nsp), ShareRowExclusiveLock);
+	}
 	if (schema == NULL)
 	{
 		if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
