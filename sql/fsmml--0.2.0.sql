@@ -1240,3 +1240,94 @@ RETURNS TABLE (calibration_id bigint, score double precision, thresholds jsonb)
 REVOKE ALL ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) TO fsmml_trainer;
 /* ---- end i12 ---- */
+/* ---- i9: live scoring (issue 9) -----------------------------------------------------------------
+ * A statement trigger on trading.historicaldata scores the bars of enabled series in the
+ * inserting transaction (src/serve/live_trigger.c); a statement trigger on
+ * trading.agentversions makes every backend reload its champions after a change commits. */
+CREATE TABLE fsmml.live_series (
+    symbol      text NOT NULL,
+    timeframe   text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
+    enabled_at  timestamptz NOT NULL DEFAULT now(),
+    enabled_by  text NOT NULL DEFAULT session_user,
+    PRIMARY KEY (symbol, timeframe)
+);
+COMMENT ON TABLE fsmml.live_series IS 'series scored as their bars are inserted (fsmml_enable_scoring)';
+
+CREATE TABLE fsmml.scoring_errors (
+    id          bigint GENERATED ALWAYS AS IDENTITY,
+    symbol      text NOT NULL,
+    timeframe   text NOT NULL,
+    "timestamp" timestamptz NOT NULL,       -- first bar of the failed batch
+    bars        integer NOT NULL,
+    sqlstate    text NOT NULL,
+    message     text NOT NULL,
+    detail      text,
+    hint        text,
+    occurred_at timestamptz NOT NULL DEFAULT now(),
+    occurred_by text NOT NULL DEFAULT session_user,
+    PRIMARY KEY (symbol, id)
+);
+COMMENT ON TABLE fsmml.scoring_errors IS 'live scoring failures: the bars were kept, their scoring rolled back';
+
+-- Scores the series' bars as they are inserted; builds its features up to the latest bar.
+CREATE FUNCTION fsmml_enable_scoring(symbol text, timeframe text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_enable_scoring'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_disable_scoring(symbol text, timeframe text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_disable_scoring'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_live_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'fsmml_live_trigger'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_versions_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'fsmml_versions_changed'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER fsmml_versions_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trading.agentversions
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml_versions_changed();
+-- Transition tables need a table (not a view) and one trigger per event.
+DO $$
+BEGIN
+    IF (SELECT relkind FROM pg_class WHERE oid = 'trading.historicaldata'::regclass) IN ('r', 'p') THEN
+        CREATE TRIGGER fsmml_live_insert AFTER INSERT ON trading.historicaldata
+            REFERENCING NEW TABLE AS fsmml_new_bars
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fsmml_live_trigger();
+        CREATE TRIGGER fsmml_live_update AFTER UPDATE ON trading.historicaldata
+            REFERENCING OLD TABLE AS fsmml_old_bars NEW TABLE AS fsmml_new_bars
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fsmml_live_trigger();
+        -- The bars table is not the extension's, so neither are its triggers (CREATE TRIGGER
+        -- cannot make them members): let them go with their function, so DROP EXTENSION works
+        -- without CASCADE and still keeps the bars.
+        UPDATE pg_catalog.pg_depend SET deptype = 'a'
+         WHERE classid = 'pg_catalog.pg_trigger'::regclass
+           AND objid IN (SELECT oid FROM pg_catalog.pg_trigger
+                          WHERE tgrelid = 'trading.historicaldata'::regclass
+                            AND tgname IN ('fsmml_live_insert', 'fsmml_live_update'))
+           AND refclassid = 'pg_catalog.pg_proc'::regclass
+           AND refobjid = '@extschema@.fsmml_live_trigger()'::regprocedure
+           AND deptype = 'n';
+    END IF;
+END
+$$;
+
+SELECT pg_catalog.pg_extension_config_dump('fsmml.live_series', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.scoring_errors', '');
+ALTER TABLE fsmml.live_series OWNER TO fsmml_owner;
+ALTER TABLE fsmml.scoring_errors OWNER TO fsmml_owner;
+GRANT SELECT ON fsmml.live_series, fsmml.scoring_errors TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_enable_scoring(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_enable_scoring(text, text) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_disable_scoring(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_disable_scoring(text, text) TO fsmml_trainer;
+REVOKE ALL ON FUNCTION fsmml_live_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION fsmml_versions_changed() FROM PUBLIC;
+-- Live scoring rewrites a series' kernel state (4.5 kB) with every bar: keep it inline and
+-- uncompressed rather than compressed into a TOAST chunk each time.
+ALTER TABLE fsmml.feature_state ALTER COLUMN state SET STORAGE EXTERNAL;
+ALTER TABLE fsmml.feature_state SET (toast_tuple_target = 8160);
+/* ---- end i9 ---- */

@@ -18,6 +18,8 @@
 #include "progress.h"
 #include "xgb.h"
 
+extern void fsmml_live_init(void);	/* serve/live_trigger.c */
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -27,6 +29,7 @@ _PG_init(void)
 {
 	fsxgb_guc_init();
 	fsmml_bgw_init();			/* GUCs before the prefix is reserved */
+	fsmml_live_init();
 
 	MarkGUCPrefixReserved("fsmml");
 

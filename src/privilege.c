@@ -51,11 +51,15 @@ extern Datum fsmml_backtest(PG_FUNCTION_ARGS);
 extern Datum fsmml_compare(PG_FUNCTION_ARGS);
 extern Datum fsmml_optimize(PG_FUNCTION_ARGS);
 extern Datum fsmml_report(PG_FUNCTION_ARGS);
+extern Datum fsmml_live_trigger(PG_FUNCTION_ARGS);
+extern Datum fsmml_enable_scoring(PG_FUNCTION_ARGS);
+extern Datum fsmml_disable_scoring(PG_FUNCTION_ARGS);
 
 static const PGFunction owner_mode_entries[] = {
 	fsmml_build_features, fsmml_train, fsmml_promote, fsmml_deploy, fsmml_import_model,
 	fsmml_export_model, fsmml_model_card, fsmml_predict, fsmml_score,
 	fsmml_backtest, fsmml_compare, fsmml_optimize, fsmml_report,
+	fsmml_live_trigger, fsmml_enable_scoring, fsmml_disable_scoring,	/* live scoring */
 };
 
 /* Per call site (fmgr_security_definer's cache): ours or not, and the saved user. */

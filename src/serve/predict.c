@@ -1,6 +1,8 @@
 /*
  * predict.c — fsmml_predict(agent, symbol, tf, at): one bar, the champion's
- * payload as jsonb, from the backend's cached champion booster.  Features
+ * payload as jsonb, from the backend's cached champion booster.  The latest
+ * bar of a series with current features is served from its kernel state,
+ * for every agent (live_predict.c); other bars take the path below.  Features
  * are computed exactly as training does (the kernel from the first bar of
  * the series), so fsmml_predict and fsmml_score give the same number.
  */
@@ -47,6 +49,8 @@
 #include "registry.h"
 #include "xgb.h"
 #include "serve.h"
+#include "live.h"
+#include "utils/datum.h"
 
 /* ---------------------------------------------------------------- fsmml_predict */
 
@@ -99,6 +103,18 @@ fsmml_predict(PG_FUNCTION_ARGS)
 
 	instance = fsmml_instance_name(agent, symbol, timeframe);
 	kind = fsmml_agent_kind(agent); /* ERROR for an unknown agent */
+	if (fsmml_live_predict_latest(agent, kind, symbol, timeframe, has_at, at, &result))
+	{
+		/* the latest bar from its kernel state (live_predict.c) */
+		MemoryContext spicxt = MemoryContextSwitchTo(oldcxt);
+
+		result = datumCopy(result, false, -1);
+		MemoryContextSwitchTo(spicxt);
+		SPI_finish();
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(opcxt);
+		PG_RETURN_DATUM(result);
+	}
 	c = fsmml_read_champion(agent, symbol, timeframe);
 	if (c == NULL)
 		ereport(ERROR,

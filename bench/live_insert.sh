@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# live_insert.sh — live scoring, side by side in one run:
+#   1. single-row INSERT + commit with scoring on (all six champions) vs off, interleaved bar by
+#      bar over $N bars each (two sessions, same load): wall p50/p99 and backend CPU per insert;
+#   2. insert-to-signal (INSERT sent -> its NOTIFY received by a LISTENing client) vs
+#      ../shared/bench/baseline_python.py live (insert, read a window, pandas features, predict,
+#      write back) on the same bars;
+#   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
+#      scored bars/s, errors, lost bars, missing signals;
+#   4. COPY of 100,000 bars with fsmml.score_on_insert = off vs the same COPY in a database
+#      without fsmml;
+#   5. fsmml_predict of the latest bar of a 1,000,000-bar series (kernel state) vs an older bar
+#      (computed from the first bar).
+# Uses the cluster of the usual libpq variables (a superuser; creates databases live_bench*).
+# Run it on a cluster with fsync and synchronous_commit on for committed latencies.
+#   bench/live_insert.sh        # N=5000 CLIENTS=10 SECONDS_PGBENCH=30 BIG=1000000 PHASES="1 2 3 4 5"
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${FSMML_SHARED:-$ROOT/../shared}
+PY=/usr/bin/python3
+N=${N:-5000}
+CLIENTS=${CLIENTS:-10}
+SECONDS_PGBENCH=${SECONDS_PGBENCH:-30}
+BIG=${BIG:-1000000}
+PHASES=" ${PHASES:-1 2 3 4 5} "
+phase() { [[ "$PHASES" == *" $1 "* ]]; }
+DB=live_bench
+TMP=$(mktemp -d /tmp/live_insert.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+q() { psql -X -At -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+gen() { "$PY" "$SHARED/bench/gen_bars.py" "$@"; }
+pct() { sort -n "$1" | awk '{a[NR]=$1} END {printf "p50 %.3f p99 %.3f", a[int(NR*0.5)+1], a[int(NR*0.99)]}'; }
+
+echo "# settings: $(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ' ') FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers')")"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+q "SET client_min_messages = warning; CREATE EXTENSION fsmml"
+
+# ---------------------------------------------------------------- 1. INSERT latency, on vs off
+W=10000
+gen --symbol LIVEON --tf 1m --bars $((W + N)) --seed 7 >"$TMP/on.csv"
+gen --symbol LIVEOFF --tf 1m --bars $((W + N)) --seed 8 >"$TMP/off.csv"
+head -$((W + 1)) "$TMP/on.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+head -$((W + 1)) "$TMP/off.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+echo "# training the six agents on $W bars of LIVEON"
+for a in 'DirectionXGB|{"folds": 2}' 'RegimeKMeans|{}' 'VolQuantile|{}' 'StateFSM|{}' 'ExecRules|{}' 'EnsembleWeighted|{}'; do
+    q "SET client_min_messages = warning; SELECT status FROM fsmml_train('${a%%|*}', 'LIVEON', '1m', '${a#*|}')" >/dev/null
+done
+q "SELECT fsmml_enable_scoring('LIVEON', '1m')" >/dev/null
+if phase 1; then
+tail -n +$((W + 2)) "$TMP/on.csv" >"$TMP/on_stream.csv"
+tail -n +$((W + 2)) "$TMP/off.csv" >"$TMP/off_stream.csv"
+"$PY" - "$DB" "$TMP" <<'PYEOF'
+import os, sys, time, psycopg2
+db, tmp = sys.argv[1], sys.argv[2]
+def sess(scoring):
+    c = psycopg2.connect(dbname=db); c.autocommit = True; cur = c.cursor()
+    cur.execute("SET fsmml.score_on_insert = " + scoring)
+    cur.execute("SELECT pg_backend_pid()")
+    return cur, cur.fetchone()[0]
+tick = os.sysconf("SC_CLK_TCK")
+def cpu(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / tick
+on, pon = sess("on"); off, poff = sess("off")
+rows_on = [l.strip().split(",") for l in open(tmp + "/on_stream.csv")]
+rows_off = [l.strip().split(",") for l in open(tmp + "/off_stream.csv")]
+sql = "INSERT INTO trading.historicaldata VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+lon, loff = [], []
+c_on0, c_off0 = cpu(pon), cpu(poff)
+for a, b in zip(rows_on, rows_off):
+    t0 = time.perf_counter(); on.execute(sql, a); lon.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter(); off.execute(sql, b); loff.append((time.perf_counter() - t0) * 1000)
+c_on, c_off = (cpu(pon) - c_on0) / len(lon), (cpu(poff) - c_off0) / len(loff)
+open(tmp + "/lat_on", "w").write("\n".join(map(str, lon)) + "\n")
+open(tmp + "/lat_off", "w").write("\n".join(map(str, loff)) + "\n")
+def p(v, q): v = sorted(v); return v[min(len(v) - 1, int(len(v) * q))]
+d50, d99 = p(lon, .5) - p(loff, .5), p(lon, .99) - p(loff, .99)
+print("insert latency over %d bars each, interleaved: scoring on p50 %.3f ms p99 %.3f ms, off p50 %.3f ms p99 %.3f ms"
+      % (len(lon), p(lon, .5), p(lon, .99), p(loff, .5), p(loff, .99)))
+print("added latency: p50 %.3f ms, p99 %.3f ms; backend CPU per insert: on %.3f ms, off %.3f ms, added %.3f ms"
+      % (d50, d99, c_on, c_off, c_on - c_off))
+PYEOF
+echo "scored: $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol = 'LIVEON'") signals, $(q "SELECT count(*) FROM fsmml.scoring_errors") scoring errors"
+
+fi
+
+# ---------------------------------------------------------------- 2. insert-to-signal vs the Python loop
+if phase 2; then
+M=${M:-1000}
+gen --symbol LIVEON --tf 1m --bars $((W + N + M)) --seed 7 | tail -n $M >"$TMP/sig_stream.csv"
+"$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/sig" --listen <"$TMP/sig_stream.csv"
+echo "insert-to-signal (fsmml, $M bars, committed, notification received): $(pct "$TMP/sig.signal") ms"
+q "CREATE TABLE public.basebars AS SELECT * FROM trading.historicaldata WHERE symbol = 'LIVEON' ORDER BY \"timestamp\" LIMIT $((W + M))"
+"$PY" "$SHARED/bench/baseline_python.py" train --dsn "dbname=$DB" --table public.basebars --symbol LIVEON --tf 1m --nthread 1 >"$TMP/base_train.txt" 2>&1 || true
+"$PY" "$SHARED/bench/baseline_python.py" live --dsn "dbname=$DB" --table public.basebars --symbol LIVEON --tf 1m \
+    --warmup $W --bars $M --nthread 1 >"$TMP/base_live.txt" 2>&1 || { tail -5 "$TMP/base_live.txt"; }
+echo "baseline_python.py live, same bars: $(grep latency_ms "$TMP/base_live.txt")"
+
+fi
+
+# ---------------------------------------------------------------- 3. pgbench: 100 symbols, $CLIENTS clients
+if phase 3; then
+echo "# 100 symbols x 2,000 bars, the LIVEON champions copied to each"
+for s in $(seq 0 99); do
+    sed -n "2,2001s/^LIVEON,/PB$s,/p" "$TMP/on.csv"
+done | psql -X -q -d "$DB" -c "SET fsmml.score_on_insert = off" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv)"
+q "INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format, model_sha256,
+       params, metrics, feature_names, ext_version)
+   SELECT 'PB' || s, timeframe, agent, version, status, model, model_format, model_sha256, params, metrics,
+          feature_names, ext_version
+   FROM trading.agentversions, generate_series(0, 99) s WHERE symbol = 'LIVEON' AND status = 'champion'"
+q "SET client_min_messages = warning; SELECT count(fsmml_enable_scoring('PB' || s, '1m')) FROM generate_series(0, 99) s" >/dev/null
+# each client owns the symbols client_id + k * clients: no two clients race on a series
+cat >"$TMP/live.sql" <<'SQL'
+\set k random(0, 100 / :nclients - 1)
+\set sym :client_id + :k * :nclients
+INSERT INTO trading.historicaldata
+SELECT symbol, timeframe, ts, o, greatest(o, c) * 1.0005, least(o, c) * 0.9995, c, v
+FROM (SELECT symbol, timeframe, "timestamp" + interval '1 minute' AS ts, close AS o,
+             close * (1 + 0.001 * (random() - 0.5)) AS c, 10 + 20 * random() AS v
+      FROM trading.historicaldata WHERE symbol = 'PB' || :sym AND timeframe = '1m'
+      ORDER BY "timestamp" DESC LIMIT 1) s;
+SQL
+before=$(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'")
+sig_before=$(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'")
+pgbench -n -d "$DB" -c "$CLIENTS" -j 2 -T "$SECONDS_PGBENCH" -D nclients="$CLIENTS" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
+grep -E "number of (transactions|failed)|latency average|tps" "$TMP/pgbench.txt" | sed 's/^/pgbench: /'
+bars=$(( $(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'") - before ))
+sigs=$(( $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'") - sig_before ))
+echo "pgbench: $bars bars inserted, $sigs signals written ($(( bars - sigs )) missing), $(q "SELECT count(*) FROM fsmml.scoring_errors WHERE symbol LIKE 'PB%'") scoring errors, $(echo "scale=0; $sigs / $SECONDS_PGBENCH" | bc) scored bars/s"
+
+fi
+
+# ---------------------------------------------------------------- 4. COPY 100,000 bars, scoring off vs no fsmml
+if phase 4; then
+gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 1d | sed 's/^BTCUSDT,/COPYB,/' >"$TMP/copy.csv"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" -c "CREATE DATABASE ${DB}_plain"
+psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL, \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
+copy_ms() {   # copy_ms DB SETTING
+    psql -X -q -d "$1" -c "DELETE FROM trading.historicaldata WHERE symbol = 'COPYB'" -c "VACUUM trading.historicaldata" >/dev/null
+    local t0 t1
+    t0=$(date +%s%N)
+    psql -X -q -d "$1" -c "$2" -c "\\copy trading.historicaldata FROM '$TMP/copy.csv' WITH (FORMAT csv)"
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000000 ))
+}
+plain=(); fs=()
+for i in 1 2 3; do
+    plain+=("$(copy_ms "${DB}_plain" "SELECT 1")")
+    fs+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = off")")
+done
+echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms"
+psql -X -q -d postgres -c "DROP DATABASE ${DB}_plain"
+
+fi
+
+# ---------------------------------------------------------------- 5. fsmml_predict on a 1,000,000-bar series
+if phase 5; then
+echo "# $BIG bars of BIG 1m"
+gen --symbol BIG --tf 1m --bars "$BIG" --seed 9 | psql -X -q -d "$DB" -c "SET fsmml.score_on_insert = off" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
+q "SET client_min_messages = warning; SELECT fsmml_build_features('BIG', '1m')" >/dev/null
+q "SET client_min_messages = warning; SELECT status FROM fsmml_train('DirectionXGB', 'BIG', '1m', '{\"folds\": 2, \"lookback\": 20000}')" >/dev/null
+psql -X -q -d "$DB" >"$TMP/predict.txt" <<'SQL'
+\timing on
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS warm;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m') IS NOT NULL AS latest;
+SELECT fsmml_predict('DirectionXGB', 'BIG', '1m', (SELECT max("timestamp") - interval '1 minute' FROM trading.historicaldata WHERE symbol = 'BIG')) IS NOT NULL AS older_bar;
+SQL
+echo "fsmml_predict latest bar of $BIG bars (5 calls after a warm one): $(grep Time "$TMP/predict.txt" | sed -n 2,6p | awk '{print $2}' | tr '\n' ' ')ms; an older bar (from the first bar): $(grep Time "$TMP/predict.txt" | tail -1 | awk '{print $2}') ms"
+fi
+psql -X -q -d postgres -c "DROP DATABASE $DB"

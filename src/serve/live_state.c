@@ -1,0 +1,305 @@
+/*
+ * live_state.c — the kernel state of a live series, advanced one bar at a
+ * time without re-reading history.
+ *
+ * fsmml.feature_state holds the state after the series' last featured bar
+ * (fsmml_build_features writes it too, so both resume from each other).  A
+ * backend keeps a copy per series, tagged with the row version it came from
+ * (xmin, last_ts, nbars): the row is read FOR UPDATE on every statement
+ * (which also serialises writers of one series), and the copy is used only
+ * while the tag still matches.  Another backend's bar, a rolled-back
+ * (sub)transaction or a rebuild changes the row version, and the state blob
+ * is read again.  Every advance saves the state back, so the next bar of
+ * any backend resumes from it.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/transam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "bars.h"
+#include "fsmml.h"
+#include "live.h"
+
+#define SERIES_KEY_LEN 160
+
+struct LiveSeries
+{
+	char		key[SERIES_KEY_LEN];	/* symbol \x01 timeframe; hash key */
+	bool		valid;			/* st matches the tag below */
+	TransactionId xmin;			/* of the feature_state row the state is from */
+	int64		last_ts;
+	int64		nbars;
+	FsState    *st;				/* in series_cxt */
+	bool		has_prev;
+	double		prev[FS_NFEATURES];
+};
+
+static HTAB *series_cache = NULL;
+static MemoryContext series_cxt = NULL;
+static LiveSeries scratch;		/* for keys too long to cache */
+
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = p;
+	}
+	return *slot;
+}
+
+static LiveSeries *
+series_entry(const char *symbol, const char *timeframe)
+{
+	char		key[SERIES_KEY_LEN];
+	bool		found;
+	LiveSeries *e;
+
+	if (strlen(symbol) + strlen(timeframe) + 2 > SERIES_KEY_LEN)
+	{
+		if (scratch.st == NULL)
+			scratch.st = MemoryContextAlloc(TopMemoryContext, fs_state_size());
+		scratch.valid = false;
+		return &scratch;
+	}
+	if (series_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		series_cxt = AllocSetContextCreate(TopMemoryContext, "fsmml live series",
+										   ALLOCSET_DEFAULT_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = SERIES_KEY_LEN;
+		ctl.entrysize = sizeof(LiveSeries);
+		ctl.hcxt = series_cxt;
+		series_cache = hash_create("fsmml live series", 64, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	memset(key, 0, sizeof(key));
+	snprintf(key, sizeof(key), "%s\x01%s", symbol, timeframe);
+	e = hash_search(series_cache, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->valid = false;
+		e->st = MemoryContextAlloc(series_cxt, fs_state_size());
+	}
+	return e;
+}
+
+LiveSeries *
+fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts)
+{
+	static SPIPlanPtr tag_plan = NULL;
+	static SPIPlanPtr blob_plan = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	TransactionId xmin;
+	int64		ts;
+	int64		nbars;
+	LiveSeries *e;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	keep_plan(&tag_plan, "SELECT xmin, last_ts, nbars FROM fsmml.feature_state "
+			  "WHERE symbol = $1 AND timeframe = $2 FOR UPDATE", 2, types);
+	if (SPI_execute_plan(tag_plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading fsmml.feature_state failed");
+	if (SPI_processed == 0)
+		return NULL;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
+	ts = fsmml_ts_to_unix(DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
+	nbars = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	*last_ts = ts;
+
+	e = series_entry(symbol, timeframe);
+	if (e->valid && e->xmin == xmin && e->last_ts == ts && e->nbars == nbars)
+		return e;
+
+	/* Someone else moved the series on (or our own change rolled back): reload. */
+	e->valid = false;
+	keep_plan(&blob_plan, "SELECT state FROM fsmml.feature_state "
+			  "WHERE symbol = $1 AND timeframe = $2", 2, types);
+	if (SPI_execute_plan(blob_plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading fsmml.feature_state failed");
+	{
+		bytea	   *blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!fs_state_valid((const FsState *) VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob)) ||
+			fs_state_last_ts((const FsState *) VARDATA_ANY(blob)) != ts)
+			return NULL;		/* another layout: the caller rebuilds */
+		memcpy(e->st, VARDATA_ANY(blob), fs_state_size());
+	}
+	e->has_prev = fsmml_live_read_features(symbol, timeframe, ts, e->prev);
+	e->xmin = xmin;
+	e->last_ts = ts;
+	e->nbars = nbars;
+	e->valid = true;
+	return e;
+}
+
+const double *
+fsmml_live_series_prev(LiveSeries *s)
+{
+	if (!s->has_prev)
+		for (int j = 0; j < FS_NFEATURES; j++)
+			s->prev[j] = NAN;
+	return s->prev;
+}
+
+/* kernel columns, quoted, comma-separated */
+static char *
+kernel_columns(const char *prefix)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (int i = 0; i < FS_NFEATURES; i++)
+		appendStringInfo(&s, "%s%s%s", i ? ", " : "", prefix,
+						 quote_identifier(fs_feature_catalog[i].name));
+	return s.data;
+}
+
+bool
+fsmml_live_read_features(const char *symbol, const char *timeframe, int64 ts, double *out)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	if (plan == NULL)
+	{
+		char	   *sql = psprintf("SELECT %s FROM trading.features WHERE symbol = $1 "
+								   "AND timeframe = $2 AND \"timestamp\" = $3",
+								   kernel_columns(""));
+
+		keep_plan(&plan, sql, 3, types);
+	}
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(ts));
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading trading.features failed");
+	if (SPI_processed == 0)
+		return false;
+	for (int j = 0; j < FS_NFEATURES; j++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, j + 1, &isnull);
+
+		out[j] = isnull ? NAN : DatumGetFloat8(d);
+	}
+	return true;
+}
+
+/* INSERT ... ON CONFLICT of one feature row: $1 symbol, $2 timeframe, $3 ts, $4.. features. */
+static SPIPlanPtr
+feature_row_plan(void)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			types[3 + FS_NFEATURES];
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\", %s) "
+						 "VALUES ($1, $2, $3", kernel_columns(""));
+		for (int i = 0; i < FS_NFEATURES; i++)
+			appendStringInfo(&sql, ", $%d", i + 4);
+		appendStringInfoString(&sql, ") ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET ");
+		for (int i = 0; i < FS_NFEATURES; i++)
+		{
+			const char *col = quote_identifier(fs_feature_catalog[i].name);
+
+			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i ? ", " : "", col, col);
+		}
+		types[0] = TEXTOID;
+		types[1] = TEXTOID;
+		types[2] = TIMESTAMPTZOID;
+		for (int i = 0; i < FS_NFEATURES; i++)
+			types[3 + i] = FLOAT8OID;
+		keep_plan(&plan, sql.data, 3 + FS_NFEATURES, types);
+	}
+	return plan;
+}
+
+void
+fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
+						  const FsBar *bars, int n, double *out)
+{
+	static SPIPlanPtr save_plan = NULL;
+	SPIPlanPtr	fplan = feature_row_plan();
+	Datum		values[3 + FS_NFEATURES];
+	char		nulls[3 + FS_NFEATURES];
+	Oid			stypes[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, BYTEAOID};
+	Datum		svalues[5];
+	bytea	   *blob;
+	bool		isnull;
+
+	s->valid = false;			/* until saved: an ERROR leaves it reloaded next time */
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	for (int i = 0; i < n; i++)
+	{
+		double	   *f = out + (int64) i * FS_NFEATURES;
+		FsStatus	status = fs_step(s->st, &bars[i], f);
+
+		if (status != FS_OK)
+			fsmml_report_bad_bar(symbol, timeframe, &bars[i], status);
+		values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[i].ts));
+		for (int j = 0; j < FS_NFEATURES; j++)
+		{
+			bool		null = !isfinite(f[j]);
+
+			nulls[3 + j] = null ? 'n' : ' ';
+			values[3 + j] = Float8GetDatum(null ? 0 : f[j]);
+		}
+		nulls[0] = nulls[1] = nulls[2] = ' ';
+		if (SPI_execute_plan(fplan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "writing trading.features failed");
+	}
+
+	blob = palloc(VARHDRSZ + fs_state_size());
+	SET_VARSIZE(blob, VARHDRSZ + fs_state_size());
+	memcpy(VARDATA(blob), s->st, fs_state_size());
+	svalues[0] = values[0];
+	svalues[1] = values[1];
+	svalues[2] = TimestampTzGetDatum(fsmml_unix_to_ts(fs_state_last_ts(s->st)));
+	svalues[3] = Int64GetDatum(fs_state_nbars(s->st));
+	svalues[4] = PointerGetDatum(blob);
+	keep_plan(&save_plan, "UPDATE fsmml.feature_state SET last_ts = $3, nbars = $4, state = $5, "
+			  "updated_at = now() WHERE symbol = $1 AND timeframe = $2 RETURNING xmin",
+			  5, stypes);
+	if (SPI_execute_plan(save_plan, svalues, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "saving fsmml.feature_state failed");
+	s->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												  1, &isnull));
+	s->last_ts = fs_state_last_ts(s->st);
+	s->nbars = fs_state_nbars(s->st);
+	memcpy(s->prev, out + (int64) (n - 1) * FS_NFEATURES, sizeof(double) * FS_NFEATURES);
+	s->has_prev = true;
+	s->valid = s != &scratch;
+	pfree(blob);
+}

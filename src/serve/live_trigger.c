@@ -1,0 +1,547 @@
+/*
+ * live_trigger.c — live scoring's front door: the statement triggers on
+ * trading.historicaldata (AFTER INSERT and AFTER UPDATE, with transition
+ * tables, so one-row INSERT, multi-row INSERT, COPY and ON CONFLICT DO
+ * UPDATE all arrive as one batch of rows), fsmml_enable_scoring /
+ * fsmml_disable_scoring (fsmml.live_series) and the GUCs.
+ *
+ * Each series of the batch is scored in its own subtransaction.  Bars after
+ * the series' last featured bar take the O(1) path (live_state.c,
+ * model_cache.c, live_score.c); a bar before it, a corrected bar or a series
+ * without a kernel state rebuilds the features from that bar and re-scores
+ * the rest of the series with fsmml_score's own code, so both paths store
+ * what fsmml_score stores.  Any ERROR rolls the subtransaction back, is
+ * recorded in fsmml.scoring_errors and reported as a WARNING; the bars stay
+ * inserted.  The trigger runs in owner mode (privilege.c) and never reads
+ * the bars table: only its transition tables, which hold values, not code.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "bars.h"
+#include "fsmml.h"
+#include "fsmml_features.h"
+#include "live.h"
+#include "locks.h"
+#include "privilege.h"
+#include "serve.h"
+
+bool		fsmml_score_on_insert = true;
+int			fsmml_live_window = 0;
+int			fsmml_model_max_age = 0;
+int			fsmml_model_cache_size = 64;
+
+extern Datum fsmml_score(PG_FUNCTION_ARGS);
+extern void fsmml_live_forget_partitions(void);
+extern void fsmml_live_init(void);
+
+void
+fsmml_live_init(void)
+{
+	DefineCustomBoolVariable("fsmml.score_on_insert",
+							 "Scores bars of live series as they are inserted.",
+							 "Off for a bulk back-fill; score it later with fsmml_score.",
+							 &fsmml_score_on_insert, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("fsmml.live_window",
+							"Inserted bars older than this are not scored live (0: no limit).",
+							NULL, &fsmml_live_window, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fsmml.model_max_age",
+							"A champion trained longer ago than this gives flat signals marked stale (0: never).",
+							NULL, &fsmml_model_max_age, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fsmml.model_cache_size",
+							"Loaded model versions live scoring keeps per backend.",
+							NULL, &fsmml_model_cache_size, 64, 1, 10000, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	fsmml_model_cache_init();
+}
+
+/* ---------------------------------------------------------------- rows in */
+
+typedef struct InBar
+{
+	char	   *symbol;
+	char	   *timeframe;
+	FsBar		bar;
+	bool		changed;		/* UPDATE: differs from the old row (or has none) */
+} InBar;
+
+typedef struct BarCols
+{
+	AttrNumber	att[8];			/* symbol, timeframe, timestamp, open, high, low, close, volume */
+	Oid			type[8];
+} BarCols;
+
+static const char *const bar_col_names[8] =
+{"symbol", "timeframe", "timestamp", "open", "high", "low", "close", "volume"};
+
+static void
+bar_columns(TupleDesc desc, BarCols *c)
+{
+	for (int k = 0; k < 8; k++)
+	{
+		c->att[k] = InvalidAttrNumber;
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), bar_col_names[k]) == 0)
+			{
+				c->att[k] = att->attnum;
+				c->type[k] = att->atttypid;
+			}
+		}
+		if (c->att[k] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("trading.historicaldata has no column \"%s\"", bar_col_names[k])));
+	}
+}
+
+static double
+to_float8(Datum d, Oid type, bool isnull)
+{
+	if (isnull)
+		return NAN;
+	switch (type)
+	{
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("live scoring cannot read prices of type %s", format_type_be(type)),
+					 errhint("Use double precision or numeric prices in trading.historicaldata.")));
+	}
+	return NAN;
+}
+
+/* Rows of a transition table, with their own read pointer (other triggers read it too). */
+static InBar *
+read_rows(Tuplestorestate *ts, TupleDesc desc, const BarCols *c, int *n)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+	int			cap = 16;
+	InBar	   *rows = palloc(sizeof(InBar) * cap);
+
+	*n = 0;
+	tuplestore_select_read_pointer(ts, ptr);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		InBar	   *r;
+		bool		isnull;
+		Datum		d;
+
+		if (*n == cap)
+		{
+			cap *= 2;
+			rows = repalloc_huge(rows, sizeof(InBar) * cap);
+		}
+		r = &rows[(*n)++];
+		d = slot_getattr(slot, c->att[0], &isnull);
+		r->symbol = isnull ? NULL : TextDatumGetCString(d);
+		d = slot_getattr(slot, c->att[1], &isnull);
+		r->timeframe = isnull ? NULL : TextDatumGetCString(d);
+		d = slot_getattr(slot, c->att[2], &isnull);
+		if (isnull)
+			r->bar.ts = INT64_MIN;
+		else if (c->type[2] == TIMESTAMPOID)
+			r->bar.ts = fsmml_ts_to_unix(DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, d)));
+		else
+			r->bar.ts = fsmml_ts_to_unix(DatumGetTimestampTz(d));
+		r->bar.open = to_float8(slot_getattr(slot, c->att[3], &isnull), c->type[3], isnull);
+		r->bar.high = to_float8(slot_getattr(slot, c->att[4], &isnull), c->type[4], isnull);
+		r->bar.low = to_float8(slot_getattr(slot, c->att[5], &isnull), c->type[5], isnull);
+		r->bar.close = to_float8(slot_getattr(slot, c->att[6], &isnull), c->type[6], isnull);
+		r->bar.volume = to_float8(slot_getattr(slot, c->att[7], &isnull), c->type[7], isnull);
+		r->changed = true;
+		if (r->symbol == NULL || r->timeframe == NULL || r->bar.ts == INT64_MIN)
+			(*n)--;				/* a key NULL: not a bar of any series */
+	}
+	tuplestore_select_read_pointer(ts, 0);
+	ExecDropSingleTupleTableSlot(slot);
+	return rows;
+}
+
+static int
+cmp_inbar(const void *a, const void *b)
+{
+	const InBar *x = a;
+	const InBar *y = b;
+	int			c = strcmp(x->symbol, y->symbol);
+
+	if (c == 0)
+		c = strcmp(x->timeframe, y->timeframe);
+	if (c == 0)
+		c = x->bar.ts < y->bar.ts ? -1 : x->bar.ts > y->bar.ts;
+	return c;
+}
+
+static bool
+same_bar(const FsBar *a, const FsBar *b)
+{
+	return memcmp(a, b, sizeof(FsBar)) == 0;
+}
+
+/* ---------------------------------------------------------------- one series */
+
+static bool
+series_enabled(const char *symbol, const char *timeframe)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM fsmml.live_series WHERE symbol = $1 AND timeframe = $2",
+									2, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_prepare failed for fsmml.live_series");
+		plan = p;
+	}
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading fsmml.live_series failed");
+	return SPI_processed > 0;
+}
+
+/*
+ * Whether trading.historicaldata holds exactly the n new bars after last_ts
+ * up to the newest of them: bars inserted while scoring was off (or older
+ * than the window) would otherwise be skipped by the kernel.  Read as the
+ * caller.  A single bar one step after the last needs no look: no other bar
+ * fits between (the kernel refuses bars less than half a step apart).
+ */
+static bool
+only_new_bars(const char *symbol, const char *timeframe, int64 last_ts, const FsBar *bars, int n)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	FsmmlUserScope us;
+	bool		isnull;
+	int64		count;
+
+	if (n == 1 && bars[0].ts - last_ts <= fsmml_timeframe_usec(timeframe))
+		return true;
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(last_ts));
+	values[3] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[n - 1].ts));
+	fsmml_caller_enter(&us);
+	if (SPI_execute_with_args("SELECT count(*) FROM trading.historicaldata WHERE symbol = $1 "
+							  "AND timeframe = $2 AND \"timestamp\" > $3 AND \"timestamp\" <= $4",
+							  4, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "counting the new bars failed");
+	fsmml_caller_leave(&us);
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return count == n;
+}
+
+/*
+ * Scores bars[0..n) of one series (ascending).  since: the earliest bar an
+ * UPDATE changed (INT64_MAX for an INSERT).
+ */
+static void
+score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 since)
+{
+	FsBar	   *bars = palloc(sizeof(FsBar) * (n + 1));
+	int64		last_ts = INT64_MIN;
+	LiveSeries *s;
+
+	for (int i = 0; i < n; i++)
+		bars[i + 1] = in[i].bar;
+	s = fsmml_live_series_lock(symbol, timeframe, &last_ts);
+	if (s != NULL && since == INT64_MAX && bars[1].ts > last_ts &&
+		only_new_bars(symbol, timeframe, last_ts, bars + 1, n))
+	{
+		/* The common case: new bars after the last one, O(1) each. */
+		double	   *feats = palloc(sizeof(double) * FS_NFEATURES * (n + 1));
+		LiveChampions *ch;
+
+		memcpy(feats, fsmml_live_series_prev(s), sizeof(double) * FS_NFEATURES);
+		memset(&bars[0], 0, sizeof(FsBar));
+		bars[0].ts = last_ts;
+		bars[0].open = bars[0].high = bars[0].low = bars[0].close = bars[0].volume = NAN;
+		fsmml_live_series_advance(s, symbol, timeframe, bars + 1, n, feats + FS_NFEATURES);
+		ch = fsmml_live_champions(symbol, timeframe, true);
+		ereport(DEBUG1,
+				(errmsg_internal("fsmml live %s %s: %d bars, %d champions", symbol, timeframe, n, ch->n)));
+		if (ch->n > 0)
+			fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, n, true, true, NULL);
+	}
+	else
+	{
+		/* A late or corrected bar (or no state yet): rebuild from it, re-score with fsmml_score. */
+		int64		from = Min(since, bars[1].ts);
+		int64	   *ts = palloc(sizeof(int64) * n);
+
+		if (s != NULL && last_ts < from)
+			from = last_ts + 1;	/* bars stored unscored since the last one: from there */
+
+		fsmml_build_features_internal(symbol, timeframe, fsmml_unix_to_ts(from), s != NULL);
+		{
+			Datum		scored = DirectFunctionCall4(fsmml_score, CStringGetTextDatum(symbol),
+													 CStringGetTextDatum(timeframe),
+													 TimestampTzGetDatum(fsmml_unix_to_ts(from)),
+													 TimestampTzGetDatum(DT_NOEND));
+
+			ereport(DEBUG1,
+					(errmsg_internal("fsmml live %s %s: %d bars re-scored from %s: " INT64_FORMAT " predictions",
+									 symbol, timeframe, n, timestamptz_to_str(fsmml_unix_to_ts(from)),
+									 DatumGetInt64(scored))));
+		}
+		for (int i = 0; i < n; i++)
+			ts[i] = bars[i + 1].ts;
+		fsmml_live_notify_stored(symbol, timeframe, ts, n);
+	}
+}
+
+static void
+record_error(const char *symbol, const char *timeframe, int64 first_ts, int n, ErrorData *ed)
+{
+	Oid			types[8] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(first_ts));
+	values[3] = Int32GetDatum(n);
+	values[4] = CStringGetTextDatum(unpack_sql_state(ed->sqlerrcode));
+	values[5] = CStringGetTextDatum(ed->message ? ed->message : "unknown error");
+	values[6] = ed->detail ? CStringGetTextDatum(ed->detail) : (Datum) 0;
+	nulls[6] = ed->detail ? ' ' : 'n';
+	values[7] = ed->hint ? CStringGetTextDatum(ed->hint) : (Datum) 0;
+	nulls[7] = ed->hint ? ' ' : 'n';
+	if (SPI_execute_with_args("INSERT INTO fsmml.scoring_errors (symbol, timeframe, \"timestamp\", bars, "
+							  "sqlstate, message, detail, hint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+							  8, types, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording the scoring error failed");
+	ereport(WARNING,
+			(errcode(ed->sqlerrcode),
+			 errmsg("fsmml: scoring %s %s failed: %s", symbol, timeframe, ed->message),
+			 ed->detail ? errdetail("%s", ed->detail) : 0,
+			 errhint("The bars are stored; the error is in fsmml.scoring_errors. Score them later with fsmml_score.")));
+}
+
+/* One series in a subtransaction: an ERROR is recorded, the bars stay. */
+static void
+score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n, int64 since,
+					 MemoryContext cxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		/*
+		 * The statement's snapshot does not see the bars it inserted: read
+		 * with a fresh one (popped by the abort on an ERROR).
+		 */
+		CommandCounterIncrement();
+		/* fsmml_build_features' lock first, then the state row: one order, no deadlock */
+		fsmml_lock_series_build(symbol, timeframe);
+		PushActiveSnapshot(GetTransactionSnapshot());
+		score_series(symbol, timeframe, in, n, since);
+		PopActiveSnapshot();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(oldcxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		MemoryContextReset(cxt);
+		fsmml_live_forget_partitions();
+		record_error(symbol, timeframe, in[0].bar.ts, n, ed);
+		FreeErrorData(ed);
+	}
+	PG_END_TRY();
+	MemoryContextReset(cxt);
+}
+
+/* ---------------------------------------------------------------- the trigger */
+
+PG_FUNCTION_INFO_V1(fsmml_live_trigger);
+
+Datum
+fsmml_live_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext opcxt;
+	MemoryContext seriescxt;
+	TupleDesc	desc;
+	BarCols		cols;
+	InBar	   *rows;
+	int			n;
+	bool		update;
+	TimestampTz oldest = DT_NOBEGIN;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fsmml_live_trigger must be an AFTER INSERT or UPDATE statement trigger"),
+				 errhint("The extension installs it on trading.historicaldata.")));
+	if (!fsmml_score_on_insert || td->tg_newtable == NULL)
+		return PointerGetDatum(NULL);
+	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+
+	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml live", ALLOCSET_DEFAULT_SIZES);
+	seriescxt = AllocSetContextCreate(opcxt, "fsmml live series", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(opcxt);
+	desc = RelationGetDescr(td->tg_relation);
+	bar_columns(desc, &cols);
+	rows = read_rows(td->tg_newtable, desc, &cols, &n);
+	if (n > 1)
+		qsort(rows, n, sizeof(InBar), cmp_inbar);
+	if (update && td->tg_oldtable != NULL)
+	{
+		int			nold;
+		InBar	   *old = read_rows(td->tg_oldtable, desc, &cols, &nold);
+		int			j = 0;
+
+		if (nold > 1)
+			qsort(old, nold, sizeof(InBar), cmp_inbar);
+		/* a new row equal to its old one changed nothing; an old key that vanished did */
+		for (int i = 0; i < nold; i++)
+			old[i].changed = true;
+		for (int i = 0; i < n; i++)
+		{
+			while (j < nold && cmp_inbar(&old[j], &rows[i]) < 0)
+				j++;
+			if (j < nold && cmp_inbar(&old[j], &rows[i]) == 0)
+			{
+				rows[i].changed = !same_bar(&old[j].bar, &rows[i].bar);
+				old[j].changed = false;
+			}
+		}
+		for (int i = 0; i < nold; i++)
+			if (old[i].changed)
+			{
+				/* the old key's series is re-scored from the old bar on */
+				rows = repalloc_huge(rows, sizeof(InBar) * (n + 1));
+				rows[n++] = old[i];
+			}
+		if (n > 1)
+			qsort(rows, n, sizeof(InBar), cmp_inbar);
+	}
+	if (fsmml_live_window > 0)
+		oldest = GetCurrentTransactionStartTimestamp() - (int64) fsmml_live_window * USECS_PER_MINUTE;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int i = 0; i < n;)
+	{
+		int			j = i;
+		int			m = 0;
+		int64		since = INT64_MAX;
+		InBar	   *grp;
+
+		while (j < n && strcmp(rows[j].symbol, rows[i].symbol) == 0 &&
+			   strcmp(rows[j].timeframe, rows[i].timeframe) == 0)
+			j++;
+		CHECK_FOR_INTERRUPTS();
+		grp = palloc(sizeof(InBar) * (j - i));
+		for (int k = i; k < j; k++)
+		{
+			if (!rows[k].changed || fsmml_unix_to_ts(rows[k].bar.ts) < oldest)
+				continue;		/* unchanged, or a back-fill older than fsmml.live_window */
+			grp[m++] = rows[k];
+			if (update)
+				since = Min(since, rows[k].bar.ts);
+		}
+		if (m > 0 && series_enabled(rows[i].symbol, rows[i].timeframe))
+			score_series_guarded(rows[i].symbol, rows[i].timeframe, grp, m, since, seriescxt);
+		i = j;
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(opcxt);
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------- enable / disable */
+
+PG_FUNCTION_INFO_V1(fsmml_enable_scoring);
+
+Datum
+fsmml_enable_scoring(PG_FUNCTION_ARGS)
+{
+	char	   *symbol = fsmml_arg_cstring(fcinfo, 0, "symbol");
+	char	   *timeframe = fsmml_arg_cstring(fcinfo, 1, "timeframe");
+	bool		added;
+
+	fsmml_timeframe_usec(timeframe);	/* ERROR when invalid */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	fsmml_spi_series("INSERT INTO fsmml.live_series (symbol, timeframe) VALUES ($1, $2) "
+					 "ON CONFLICT (symbol, timeframe) DO NOTHING",
+					 symbol, timeframe, NULL, false, 0, SPI_OK_INSERT, "enabling live scoring");
+	added = SPI_processed > 0;
+	SPI_finish();
+	/* the kernel state up to the latest bar, so the first live bar is O(1) too */
+	fsmml_build_features_internal(symbol, timeframe, 0, false);
+	PG_RETURN_BOOL(added);
+}
+
+PG_FUNCTION_INFO_V1(fsmml_disable_scoring);
+
+Datum
+fsmml_disable_scoring(PG_FUNCTION_ARGS)
+{
+	char	   *symbol = fsmml_arg_cstring(fcinfo, 0, "symbol");
+	char	   *timeframe = fsmml_arg_cstring(fcinfo, 1, "timeframe");
+	bool		removed;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	fsmml_spi_series("DELETE FROM fsmml.live_series WHERE symbol = $1 AND timeframe = $2",
+					 symbol, timeframe, NULL, false, 0, SPI_OK_DELETE, "disabling live scoring");
+	removed = SPI_processed > 0;
+	SPI_finish();
+	PG_RETURN_BOOL(removed);
+}

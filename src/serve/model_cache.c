@@ -1,0 +1,376 @@
+/*
+ * model_cache.c — the champions live scoring runs, per backend.
+ *
+ * Two caches.  Models: loaded versions keyed by version id (a version's
+ * model never changes without its sha256 being checked again), at most
+ * fsmml.model_cache_size of them, least recently used evicted; each owns a
+ * memory context (XGBoost handles freed by its reset callbacks).  Series:
+ * which versions are the champions of a series, valid for one generation.
+ *
+ * A statement trigger on trading.agentversions (fsmml_versions_changed)
+ * queues a relcache invalidation of that table in the writing transaction.
+ * PostgreSQL sends it to other backends only when that transaction commits
+ * (and drops it on abort), so a promotion, a deploy or a rewritten blob
+ * bumps every backend's generation after commit, never before, and a
+ * rolled-back one never.  The next bar then re-reads its series' champions
+ * and checks each model's bytes against model_sha256.  Every bar locks its
+ * champions FOR KEY SHARE (agentpreds has no foreign key; see
+ * fsmml--0.2.0.sql) and reloads when one stopped being a champion.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "fsmml.h"
+#include "live.h"
+#include "registry.h"
+#include "xgb.h"
+
+#define SERIES_KEY_LEN 160
+#define MAX_CHAMPIONS 16
+
+typedef struct ModelEntry
+{
+	int64		id;				/* hash key */
+	char		sha256[65];
+	MemoryContext cxt;
+	FsAgentModel *m;
+	uint64		used;			/* LRU tick */
+	bool		warmed;
+} ModelEntry;
+
+typedef struct SeriesEntry
+{
+	char		key[SERIES_KEY_LEN];
+	uint64		generation;		/* valid while == generation */
+	int			n;
+	int64		ids[MAX_CHAMPIONS];
+	int			slot[MAX_CHAMPIONS];
+	bool		direction[MAX_CHAMPIONS];
+	TimestampTz created[MAX_CHAMPIONS];
+	char		sha256[MAX_CHAMPIONS][65];
+	char		agent[MAX_CHAMPIONS][NAMEDATALEN];
+} SeriesEntry;
+
+static HTAB *models = NULL;
+static HTAB *series = NULL;
+static MemoryContext cache_cxt = NULL;
+static uint64 generation = 1;
+static uint64 tick = 0;
+static Oid	versions_relid = InvalidOid;
+
+static void
+versions_inval_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == versions_relid)
+		generation++;
+}
+
+void
+fsmml_model_cache_init(void)
+{
+	CacheRegisterRelcacheCallback(versions_inval_cb, (Datum) 0);
+}
+
+PG_FUNCTION_INFO_V1(fsmml_versions_changed);
+
+Datum
+fsmml_versions_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fsmml_versions_changed must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+static void
+caches_create(void)
+{
+	HASHCTL		ctl;
+
+	if (models != NULL)
+		return;
+	cache_cxt = AllocSetContextCreate(TopMemoryContext, "fsmml model cache",
+									  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(ModelEntry);
+	ctl.hcxt = cache_cxt;
+	models = hash_create("fsmml models", 32, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = SERIES_KEY_LEN;
+	ctl.entrysize = sizeof(SeriesEntry);
+	ctl.hcxt = cache_cxt;
+	series = hash_create("fsmml live champions", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* The champions of the series (id order), their models checked against model_sha256. */
+static void
+read_series(SeriesEntry *e, const char *symbol, const char *timeframe)
+{
+	Oid			nsp = get_namespace_oid("trading", true);
+
+	versions_relid = OidIsValid(nsp) ? get_relname_relid("agentversions", nsp) : InvalidOid;
+	e->n = 0;
+	fsmml_spi_series("SELECT v.id, v.agent, a.kind, v.model_format, v.model_sha256, v.created_at, "
+					 "encode(sha256(v.model), 'hex') = v.model_sha256, v.version "
+					 "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
+					 "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
+					 "ORDER BY v.id",
+					 symbol, timeframe, NULL, true, 0, SPI_OK_SELECT, "reading the champions");
+	for (uint64 i = 0; i < SPI_processed && e->n < MAX_CHAMPIONS; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *agent = SPI_getvalue(tup, desc, 2);
+		char	   *kind = SPI_getvalue(tup, desc, 3);
+		char	   *format = SPI_getvalue(tup, desc, 4);
+		bool		direction = strcmp(kind, "direction") == 0;
+		int			slot = -1;
+
+		for (int a = 0; a < fsmml_nagents; a++)
+			if (strcmp(fsmml_agents[a]->name, agent) == 0)
+				slot = a;
+		if (direction)
+		{
+			/* as fsmml_score: XGBoost direction champions, run by DirectionXGB's code */
+			if (strcmp(format, "xgboost-ubj") != 0 && strcmp(format, "xgboost-json") != 0)
+				continue;
+			for (int a = 0; a < fsmml_nagents; a++)
+				if (strcmp(fsmml_agents[a]->kind, "direction") == 0)
+					slot = a;
+		}
+		else if (slot < 0)
+			continue;			/* a catalogue row fsmml does not run */
+		else if (strcmp(format, "fsmml-json") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("champion %s of %s has model format %s, not fsmml-json",
+							SPI_getvalue(tup, desc, 8), fsmml_instance_name(agent, symbol, timeframe),
+							format),
+					 errhint("Train the agent with fsmml_train.")));
+		if (!DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("model of champion %s of %s does not match its sha256",
+							SPI_getvalue(tup, desc, 8), fsmml_instance_name(agent, symbol, timeframe)),
+					 errhint("Train the agent again, or promote another version.")));
+		e->ids[e->n] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		e->slot[e->n] = slot;
+		e->direction[e->n] = direction;
+		e->created[e->n] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+		strlcpy(e->sha256[e->n], SPI_getvalue(tup, desc, 5), 65);
+		strlcpy(e->agent[e->n], agent, NAMEDATALEN);
+		e->n++;
+	}
+}
+
+static void
+evict_lru(void)
+{
+	long		count = hash_get_num_entries(models);
+
+	while (count > Max(fsmml_model_cache_size, 1))
+	{
+		HASH_SEQ_STATUS hs;
+		ModelEntry *m;
+		ModelEntry *victim = NULL;
+
+		hash_seq_init(&hs, models);
+		while ((m = hash_seq_search(&hs)) != NULL)
+			if (m->used < tick && (victim == NULL || m->used < victim->used))
+				victim = m;
+		if (victim == NULL)
+			return;				/* every entry serves the current bar */
+		MemoryContextDelete(victim->cxt);
+		hash_search(models, &victim->id, HASH_REMOVE, NULL);
+		count--;
+	}
+}
+
+/* Loads version id of the series into a new context, handed to the cache on success. */
+static ModelEntry *
+load_model(SeriesEntry *e, int k, const char *symbol)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml live model",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old;
+	FsAgentModel *m;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum	   *elems;
+	int			nel;
+	char	   *horizon;
+	cJSON	   *params;
+	bytea	   *blob;
+	ModelEntry *me;
+	bool		found;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = Int64GetDatum(e->ids[k]);
+	if (SPI_execute_with_args("SELECT model, params::text, feature_names, version, params->>'horizon', "
+							  "encode(sha256(model), 'hex') = model_sha256 "
+							  "FROM trading.agentversions WHERE symbol = $1 AND id = $2",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent version " INT64_FORMAT " does not exist", e->ids[k])));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model of agent version " INT64_FORMAT " does not match its sha256", e->ids[k]),
+				 errhint("Train the agent again, or promote another version.")));
+	old = MemoryContextSwitchTo(cxt);
+	m = palloc0(sizeof(FsAgentModel));
+	m->agent = fsmml_agents[e->slot[k]];
+	m->version_id = e->ids[k];
+	m->version = SPI_getvalue(tup, desc, 4);
+	horizon = SPI_getvalue(tup, desc, 5);
+	m->horizon = (e->direction[k] && horizon) ? atoi(horizon) : 1;
+	if (m->horizon < 1)
+		m->horizon = 1;
+	params = fsxgb_json_parse_owned(SPI_getvalue(tup, desc, 2), cxt);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)), TEXTOID, -1,
+					  false, TYPALIGN_INT, &elems, NULL, &nel);
+	for (int j = 0; j < nel; j++)
+		m->features = lappend(m->features, TextDatumGetCString(elems[j]));
+	blob = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 1, &isnull));
+	m->agent->load(m, blob, params, cxt);
+	pfree(blob);
+	MemoryContextSwitchTo(old);
+
+	/* loaded: the cache owns it from here */
+	MemoryContextSetParent(cxt, cache_cxt);
+	me = hash_search(models, &e->ids[k], HASH_ENTER, &found);
+	if (found)
+		MemoryContextDelete(me->cxt);
+	me->id = e->ids[k];
+	strlcpy(me->sha256, e->sha256[k], sizeof(me->sha256));
+	me->cxt = cxt;
+	me->m = m;
+	me->used = tick;
+	me->warmed = false;
+	return me;
+}
+
+/* Locks the champions FOR KEY SHARE; false when one is no longer a champion. */
+static bool
+lock_champions(SeriesEntry *e, const char *symbol)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum		ids[MAX_CHAMPIONS];
+
+	if (e->n == 0)
+		return true;
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM trading.agentversions WHERE symbol = $1 "
+									"AND id = ANY ($2) AND status = 'champion' FOR KEY SHARE",
+									2, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_prepare failed for the champion lock");
+		plan = p;
+	}
+	for (int k = 0; k < e->n; k++)
+		ids[k] = Int64GetDatum(e->ids[k]);
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = PointerGetDatum(construct_array(ids, e->n, INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "locking the champions failed");
+	return SPI_processed == (uint64) e->n;
+}
+
+LiveChampions *
+fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
+{
+	char		key[SERIES_KEY_LEN];
+	SeriesEntry *e;
+	bool		found;
+	LiveChampions *out = palloc0(sizeof(LiveChampions));
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	caches_create();
+	tick++;
+	memset(key, 0, sizeof(key));
+	snprintf(key, sizeof(key), "%s\x01%s", symbol, timeframe);
+	e = hash_search(series, key, HASH_ENTER, &found);
+	if (!found)
+		e->generation = 0;
+	for (int attempt = 0;; attempt++)
+	{
+		if (e->generation != generation)
+		{
+			uint64		g = generation;
+
+			e->generation = 0;	/* an ERROR below leaves it unread */
+			read_series(e, symbol, timeframe);
+			e->generation = g;
+		}
+		if (!lock || lock_champions(e, symbol))
+			break;
+		e->generation = 0;		/* changed under us (commit raced our cache) */
+		if (attempt > 0)
+			elog(ERROR, "the champions of %s %s keep changing", symbol, timeframe);
+	}
+	out->n = e->n;
+	out->c = palloc0(sizeof(LiveChampion) * Max(e->n, 1));
+	for (int k = 0; k < e->n; k++)
+	{
+		ModelEntry *me = hash_search(models, &e->ids[k], HASH_FIND, NULL);
+
+		if (me == NULL || strcmp(me->sha256, e->sha256[k]) != 0)
+			me = load_model(e, k, symbol);
+		me->used = tick;
+		out->c[k].m = me->m;
+		out->c[k].warmed = &me->warmed;
+		out->c[k].cxt = me->cxt;
+		out->c[k].slot = e->slot[k];
+		out->c[k].agent = e->agent[k];
+		out->c[k].direction = e->direction[k];
+		out->c[k].stale = fsmml_model_max_age > 0 &&
+			e->created[k] < now - (int64) fsmml_model_max_age * USECS_PER_SEC;
+	}
+	evict_lru();
+	return out;
+}
+
+void
+fsmml_live_predict(LiveChampion *c, const FsAgentBatch *b, int64 n)
+{
+	if (!*c->warmed)
+	{
+		MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+		c->m->agent->predict(c->m, b, 0, n);
+		MemoryContextSwitchTo(old);
+		*c->warmed = true;
+	}
+	else
+		c->m->agent->predict(c->m, b, 0, n);
+}
