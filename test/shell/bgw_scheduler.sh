@@ -207,11 +207,13 @@ check "max_workers 4: the four jobs all ran at once (each started before any fin
 # ---- history pruning
 q "ALTER SYSTEM SET fsmml.job_retention = '1min'" >/dev/null
 q "UPDATE fsmml.jobs SET finished_at = now() - interval '2 minutes' WHERE symbol = 'BBB'" >/dev/null
+# AAA's jobs finished 30 s ago, within the retention (at load the sections above take over a minute)
+q "UPDATE fsmml.jobs SET finished_at = now() - interval '30 seconds' WHERE symbol = 'AAA' AND finished_at IS NOT NULL" >/dev/null
 before=$(q "SELECT count(*) FROM fsmml.jobs WHERE symbol = 'BBB'")
 q "SELECT pg_reload_conf()" >/dev/null
 wait_for 10 "SELECT count(*) = 0 FROM fsmml.jobs WHERE symbol = 'BBB'"
 check "finished jobs older than fsmml.job_retention are pruned ($before of them)" [ $? = 0 -a "$before" -gt 0 ]
-check "younger ones are kept" [ "$(q "SELECT count(*) > 0 FROM fsmml.jobs WHERE symbol = 'AAA'")" = t ]
+check "younger ones (finished 30 s ago) are kept" [ "$(q "SELECT count(*) > 0 FROM fsmml.jobs WHERE symbol = 'AAA'")" = t ]
 
 q "ALTER SYSTEM RESET fsmml.max_workers" >/dev/null; q "ALTER SYSTEM RESET fsmml.job_retention" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
