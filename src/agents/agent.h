@@ -128,10 +128,25 @@ extern void fsmml_agent_predict_row(FsAgentModel *m, const FsAgentBatch *b, int6
 extern int *fsmml_agent_columns(FsAgentModel *m, const FsmmlDataset *ds);
 /* ---- agent_jsonb.c: payloads built as jsonb directly */
 
+/*
+ * A payload under construction: its JsonbValue tree in the struct itself (no
+ * palloc per key), laid out by JsonbValueToJsonb at the end.  Pairs of open
+ * objects stack up from the front of pairs[]; a closed nested object moves
+ * to the back, so each object's pairs are contiguous.
+ */
+#define FS_JB_MAXPAIRS 24
+#define FS_JB_MAXELEMS 16
+#define FS_JB_MAXDEPTH 4
 typedef struct FsJb
 {
-	JsonbParseState *st;
-	JsonbValue *res;
+	JsonbValue	root;
+	JsonbPair	pairs[FS_JB_MAXPAIRS];
+	JsonbValue	elems[FS_JB_MAXELEMS];
+	int			npairs;			/* front: pairs of open objects */
+	int			nback;			/* back: pairs of closed nested objects */
+	int			nelems;
+	int			depth;
+	int			start[FS_JB_MAXDEPTH];	/* first pair of each open object */
 } FsJb;
 extern void fsmml_jb_begin(FsJb *b);
 extern void fsmml_jb_num(FsJb *b, const char *key, double x, bool f32);	/* NaN: null */
