@@ -130,3 +130,12 @@ fsmml_lock_version_preds(int64 version_id)
 	/* the merge reads with fresh snapshots already: no snapshot here */
 	(void) acquire(FSMML_LOCK_VERSION_PREDS, name);
 }
+
+void
+fsmml_lock_series_signals(const char *symbol, const char *timeframe)
+{
+	char	   *name = psprintf("%s-%s", symbol, timeframe);
+
+	/* the merge reads with fresh snapshots already: no snapshot here */
+	(void) acquire(FSMML_LOCK_SERIES_SIGNALS, name);
+}

@@ -13,6 +13,8 @@
  *   2 instance registry   'DirectionXGB@BTCUSDT-1m'   registering a trained or imported
  *                                                     version, fsmml_promote, fsmml_deploy
  *   3 version predictions '42' (agent version id)     fsmml_score, per champion
+ *   5 series signals      'BTCUSDT-1m'                fsmml_score: the series' rows of
+ *                                                     agentsignals, state_history, transitions
  *
  * FSMML_LOCK_CLASS is 0x46534D00 ("FSM\0", 1179864320); key1 values
  * 1179864320 .. 1179864335 are reserved for fsmml.  Waits are ordinary lock
@@ -28,7 +30,8 @@ typedef enum FsmmlLockKind
 {
 	FSMML_LOCK_SERIES_BUILD = 1,
 	FSMML_LOCK_INSTANCE = 2,
-	FSMML_LOCK_VERSION_PREDS = 3
+	FSMML_LOCK_VERSION_PREDS = 3,
+	FSMML_LOCK_SERIES_SIGNALS = 5	/* 4: a job (session lock, bgw.h) */
 } FsmmlLockKind;
 
 /*
@@ -45,5 +48,8 @@ extern void fsmml_lock_instance(const char *agent, const char *symbol, const cha
 
 /* Writers of one version's rows in trading.agentpreds (fsmml_score). */
 extern void fsmml_lock_version_preds(int64 version_id);
+
+/* Writers of a series' agentsignals, state_history and transitions rows (fsmml_score). */
+extern void fsmml_lock_series_signals(const char *symbol, const char *timeframe);
 
 #endif							/* FSMML_LOCKS_H */
