@@ -120,15 +120,21 @@ for item in sys.argv[2].split():
         fit = sm.QuantReg(ytr, Xtr).fit(q=q, max_iter=5000)
     r = yho - fit.predict(Xho)
     lin = float(np.mean(np.where(r >= 0, q * r, (q - 1) * r)))
-    print(f"q={q}: fsmml {ours:.6g} QuantReg {lin:.6g} ({len(ytr)} train, {len(yho)} hold-out rows)", end="; ")
+    print(f"q={q}: fsmml {ours:.6g} QuantReg {lin:.6g} ({len(ytr)} train, {len(yho)} hold-out rows)",
+          "ok" if ours <= lin * (1 + 1e-9) else "worse")
     ours_all.append(ours); lin_all.append(lin)
 # the promotion metric: pinball loss averaged over the quantiles
 o, l = np.mean(ours_all), np.mean(lin_all)
 print(f"mean fsmml {o:.6g} QuantReg {l:.6g}", "ok" if o <= l * (1 + 1e-9) else "worse")
 PYEOF
 )
-echo "# pinball: $verdict"
-check "VolQuantile mean pinball loss no worse than statsmodels QuantReg's" [ "${verdict##* }" = ok ]
+echo "$verdict" | sed 's/^/# pinball: /'
+check "VolQuantile mean pinball loss no worse than statsmodels QuantReg's" [ "$(echo "$verdict" | tail -1 | awk '{print $NF}')" = ok ]
+for qq in $(echo "$pins" | tr ' ' '\n' | cut -d: -f1); do
+    check "VolQuantile pinball loss at q=$qq no worse than statsmodels QuantReg's" \
+        [ "$(echo "$verdict" | grep "^q=$qq:" | awk '{print $NF}')" = ok ]
+done
+check "VolQuantile compared at 2 quantiles" [ "$(echo "$verdict" | grep -c '^q=')" = 2 ]
 
 # StateFSM: the classifier beats the majority class.
 acc=$(metric StateFSM holdout,accuracy); base=$(metric StateFSM holdout,baseline_accuracy)
