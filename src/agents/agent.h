@@ -205,6 +205,14 @@ typedef struct FsAgentVersion
 	bool		auto_promote;
 } FsAgentVersion;
 extern FsmmlTrainResult fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av);
+/* av's version: blob doc, params, metrics, objective, auto_promote; d's columns and windows (NULL: none). */
+extern void fsmml_agent_version_init(FsAgentVersion *av, FsAgentTrainCtx *ctx, const FsAgentData *d,
+									 cJSON *params, cJSON *doc, cJSON *metrics,
+									 const char *objective);
+/* ERROR: a stored version its agent cannot use ("<agent> version <id> has <what>"). */
+extern void fsmml_agent_damaged(const FsAgentModel *m, const char *what) pg_attribute_noreturn();
+/* params.features := the columns used. */
+extern void fsmml_agent_params_set_features(cJSON *params, List *features);
 
 /* fsmml-json blobs: a JSON document (boosters inside as base64 UBJ). */
 extern bytea *fsmml_blob_from_json(cJSON *doc);

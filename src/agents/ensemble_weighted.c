@@ -95,19 +95,9 @@ ens_train(FsAgentTrainCtx *ctx)
 	cJSON_AddItemToObject(metrics, "weights", cJSON_Duplicate(o, true));
 	cJSON_AddStringToObject(metrics, "promotion", "the newest version (weights have no score)");
 
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = NIL;
-	av.v.objective = "weighted";
-	av.v.train_from = av.v.train_to = av.v.test_from = av.v.test_to = DT_NOBEGIN;
+	fsmml_agent_version_init(&av, ctx, NULL, p, doc, metrics, "weighted");
 	av.score = NAN;
 	av.score_name = "weights";
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	return fsmml_agent_register(ctx, &av);
 }
 
@@ -125,10 +115,7 @@ ens_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->regime = fsmml_json_get_num(w, "regime");
 	s->min_strength = fsmml_json_get_num(doc, "min_strength");
 	if (fs_ensemble_weights_invalid(s))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("EnsembleWeighted version " INT64_FORMAT " has unusable weights", m->version_id),
-				 errhint("Train EnsembleWeighted again.")));
+		fsmml_agent_damaged(m, "unusable weights");
 	m->state = s;
 	MemoryContextSwitchTo(old);
 }

@@ -317,33 +317,11 @@ vol_train(FsAgentTrainCtx *ctx)
 	foreach(lc, d->features)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(lfirst(lc)));
 
-	{
-		cJSON	   *f = cJSON_CreateArray();
-
-		foreach(lc, d->features)
-			cJSON_AddItemToArray(f, cJSON_CreateString(lfirst(lc)));
-		if (cJSON_GetObjectItemCaseSensitive(p, "features"))
-			cJSON_ReplaceItemInObjectCaseSensitive(p, "features", f);
-		else
-			cJSON_AddItemToObject(p, "features", f);
-	}
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = d->features;
-	av.v.objective = psprintf("pinball:%d", nq);
-	av.v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	av.v.train_to = fsmml_unix_to_ts(ds->ts[ndev - 1]);
-	av.v.test_from = fsmml_unix_to_ts(ds->ts[d->holdout_start]);
-	av.v.test_to = fsmml_unix_to_ts(ds->ts[ds->nrows - 1]);
+	fsmml_agent_params_set_features(p, d->features);
+	fsmml_agent_version_init(&av, ctx, d, p, doc, metrics, psprintf("pinball:%d", nq));
 	av.score = pin_sum / nq;
 	av.score_name = "holdout.pinball_mean";
 	av.higher_better = false;
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	return fsmml_agent_register(ctx, &av);
 }
 
@@ -380,10 +358,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->median = -1;
 	if (s->nq < 1 || cJSON_GetArraySize(bs) != s->nq || !(s->scale > 0) ||
 		isnan(s->sl_mult) || isnan(s->tp_mult))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("VolQuantile model of version " INT64_FORMAT " is damaged", m->version_id),
-				 errhint("Train the agent again.")));
+		fsmml_agent_damaged(m, "a damaged model");
 	cJSON_ArrayForEach(x, qs)
 	{
 		if (cJSON_IsNumber(x) && x->valuedouble == 0.5)
@@ -404,10 +379,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 
 		if (!(cJSON_IsString(l) || (cJSON_IsArray(c) && cJSON_GetArraySize(c) == s->nf + 1)) ||
 			!cJSON_IsString(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("VolQuantile model of version " INT64_FORMAT " is damaged", m->version_id),
-					 errhint("Train the agent again.")));
+			fsmml_agent_damaged(m, "a damaged model");
 		if (cJSON_IsString(l))
 			s->linear[i] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(l->valuestring));
 		else

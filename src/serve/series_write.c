@@ -58,16 +58,6 @@ struct SeriesWriter
 	int64		unchanged;
 };
 
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s: %s", SPI_result_code_string(SPI_result), sql);
-	return plan;
-}
-
 /* Where the direct path writes each column; false when the table is not the expected shape. */
 static bool
 open_direct(SeriesWriter *w)
@@ -124,7 +114,7 @@ fsmml_series_writer_open(const SeriesTable *s, const char *symbol, const char *t
 					 s->table);
 	types[0] = types[1] = TEXTOID;
 	types[2] = types[3] = TIMESTAMPTZOID;
-	w->existing = prepare(q.data, 4, types);
+	w->existing = fsmml_spi_prepare(q.data, 4, types);
 
 	/* the upsert: $1 symbol, $2 timeframe, $3 timestamps, then each column (constants as scalars) */
 	resetStringInfo(&q);
@@ -159,7 +149,7 @@ fsmml_series_writer_open(const SeriesTable *s, const char *symbol, const char *t
 		types[NKEYS + c] = s->cols[c].constant ? s->cols[c].type : get_array_type(s->cols[c].type);
 		get_typlenbyvalalign(s->cols[c].type, &w->typlen[c], &w->typbyval[c], &w->typalign[c]);
 	}
-	w->upsert = prepare(q.data, NKEYS + s->ncols, types);
+	w->upsert = fsmml_spi_prepare(q.data, NKEYS + s->ncols, types);
 	pfree(q.data);
 
 	w->args = palloc0(sizeof(Datum) * (NKEYS + s->ncols));

@@ -67,6 +67,8 @@ typedef struct PredPlans
 } PredPlans;
 
 extern PredPlans fsmml_prepare_pred_plans(void);
+/* SPI_prepare, ERROR when it fails. */
+extern SPIPlanPtr fsmml_spi_prepare(const char *sql, int nargs, Oid *types);
 extern bool fsmml_payload_equal(Datum stored, Jsonb *computed);
 extern void fsmml_write_rows(SPIPlanPtr plan, Datum *values, const Datum *tsd, const Datum *jd,
 							 int n, int expect);
