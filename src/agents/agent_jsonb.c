@@ -200,5 +200,15 @@ fsmml_jb_end(FsJb *b)
 	out = palloc(VARSIZE(j));
 	memcpy(out, j, VARSIZE(j));
 	pfree(j);
+	/* the numerics were copied: their chunks serve the next payload */
+	for (int i = 0; i < b->npairs; i++)
+		if (b->pairs[i].value.type == jbvNumeric)
+			pfree(b->pairs[i].value.val.numeric);
+	for (int i = FS_JB_MAXPAIRS - b->nback; i < FS_JB_MAXPAIRS; i++)
+		if (b->pairs[i].value.type == jbvNumeric)
+			pfree(b->pairs[i].value.val.numeric);
+	for (int i = 0; i < b->nelems; i++)
+		if (b->elems[i].type == jbvNumeric)
+			pfree(b->elems[i].val.numeric);
 	return out;
 }

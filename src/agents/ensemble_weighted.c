@@ -151,16 +151,22 @@ ens_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	}
 }
 
+static void
+ens_fields(FsJb *b, const FsAgentRow *r)
+{
+	fsmml_jb_begin(b);
+	fsmml_jb_num(b, "side", r->ens_side, false);
+	fsmml_jb_num(b, "strength", r->strength, true);
+	fsmml_jb_num(b, "sl", r->ens_sl, false);
+	fsmml_jb_num(b, "tp", r->ens_tp, false);
+}
+
 static Jsonb *
 ens_payload(FsAgentModel *m, const FsAgentRow *r)
 {
 	FsJb		b;
 
-	fsmml_jb_begin(&b);
-	fsmml_jb_num(&b, "side", r->ens_side, false);
-	fsmml_jb_num(&b, "strength", r->strength, true);
-	fsmml_jb_num(&b, "sl", r->ens_sl, false);
-	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	ens_fields(&b, r);
 	return fsmml_jb_end(&b);
 }
 
@@ -170,11 +176,7 @@ fsmml_signal_payload(FsAgentModel *m, const FsAgentRow *r, const char *const *mi
 {
 	FsJb		b;
 
-	fsmml_jb_begin(&b);
-	fsmml_jb_num(&b, "side", r->ens_side, false);
-	fsmml_jb_num(&b, "strength", r->strength, true);
-	fsmml_jb_num(&b, "sl", r->ens_sl, false);
-	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	ens_fields(&b, r);
 	fsmml_jb_strs(&b, "missing", missing, nmissing);
 	return fsmml_jb_end(&b);
 }

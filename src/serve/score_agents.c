@@ -33,6 +33,7 @@
 #include "xgb.h"
 
 #define AGENT_BATCH 16384
+#define BATCH_CXT_SIZE (8 * 1024 * 1024)
 
 typedef struct AgentChampion
 {
@@ -207,7 +208,7 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 
 static void
 write_states(const char *symbol, const char *timeframe, const FsAgentBatch *b, int64 first,
-			 int64 version_id)
+			 int64 version_id, MemoryContext batchcxt)
 {
 	Datum		consts[lengthof(state_cols)] = {0};
 	Datum		tconsts[lengthof(transition_cols)] = {0};
@@ -243,6 +244,7 @@ write_states(const char *symbol, const char *timeframe, const FsAgentBatch *b, i
 		int			m = (int) Min(AGENT_BATCH, b->n - off);
 		int			ns = 0,
 					nt = 0;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		for (int k = 0; k < m; k++)
@@ -270,8 +272,11 @@ write_states(const char *symbol, const char *timeframe, const FsAgentBatch *b, i
 			}
 			last = r->state;
 		}
+		old = MemoryContextSwitchTo(batchcxt);
 		fsmml_series_write(w, ns, ts, vals, nulls);
 		fsmml_series_write(tw, nt, tts, tvals, tnulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batchcxt);
 	}
 }
 
@@ -344,7 +349,9 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 				   const PredPlans *plans, PredTarget *target, MemoryContext opcxt)
 {
 	MemoryContext cxt = AllocSetContextCreate(opcxt, "fsmml score agents", ALLOCSET_DEFAULT_SIZES);
-	MemoryContext batchcxt = AllocSetContextCreate(opcxt, "fsmml score agents batch", ALLOCSET_DEFAULT_SIZES);
+	/* a batch's payloads fit its first block, which a reset keeps: no malloc churn per batch */
+	MemoryContext batchcxt = AllocSetContextCreate(opcxt, "fsmml score agents batch",
+												   BATCH_CXT_SIZE, BATCH_CXT_SIZE, BATCH_CXT_SIZE);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	int			found;
 	AgentChampion **champ = read_agent_champions(symbol, timeframe, cxt, &found);
@@ -455,7 +462,7 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 		st.inserted += one.inserted;
 		st.unchanged += one.unchanged;
 		if (strcmp(champ[a]->m.agent->kind, "state") == 0)
-			write_states(symbol, timeframe, &b, first, champ[a]->m.version_id);
+			write_states(symbol, timeframe, &b, first, champ[a]->m.version_id, batchcxt);
 	}
 	for (int a = 0; a < fsmml_nagents; a++)
 		if (champ[a] && strcmp(champ[a]->m.agent->kind, "ensemble") == 0)
