@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # score_agents_ab.sh BEFORE.so AFTER.so [ROUNDS] — bench/score_agents.sh with two builds of fsmml on
-# one cluster, side by side: the champions are trained once with BEFORE (so both can load them),
-# then the runs alternate BEFORE, AFTER, BEFORE, AFTER ... (ROUNDS pairs, default 2), the library
-# swapped in and the server restarted before each, and the figures are printed per build with
-# the ratios of their medians.  The installed fsmml.so is AFTER when the script ends.
+# one cluster, side by side: the champions are trained once with BEFORE, so both can load them
+# (KEEP_MODELS=1: those already there), then the runs alternate BEFORE, AFTER, BEFORE, AFTER ...
+# (ROUNDS pairs, default 2), the library swapped in and the server restarted before each, and the
+# figures are printed per build with the ratios of their medians.  The installed fsmml.so is
+# AFTER when the script ends.
 #
 # Needs the usual libpq variables (a superuser), PGDATA of that cluster, and pg_ctl/pg_config of
 # its PostgreSQL on PATH; as root the server is restarted as the postgres user.
@@ -21,7 +22,7 @@ restart() {
 use() { cp "$1" "$LIB"; restart; }
 
 use "$BEFORE"
-KEEP_MODELS=0 SCORE_BARS=${SCORE_BARS:-200000} "$ROOT/bench/score_agents.sh" | grep -E '^# [A-Za-z]+@' || true
+KEEP_MODELS=${KEEP_MODELS:-0} "$ROOT/bench/score_agents.sh" | grep -E '^# [A-Za-z]+@' || true
 for r in $(seq "$ROUNDS"); do
     for v in before after; do
         if [ $v = before ]; then use "$BEFORE"; else use "$AFTER"; fi
