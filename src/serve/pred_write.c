@@ -62,7 +62,19 @@ typedef struct PredPartition
 SPIPlanPtr
 fsmml_spi_prepare(const char *sql, int nargs, Oid *types)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	return fsmml_spi_prepare_opts(sql, nargs, types, 0);
+}
+
+/*
+ * CURSOR_OPT_CUSTOM_PLAN for the reads of stored rows: a table that
+ * fsmml_score fills as it goes looks empty when the generic plan is made,
+ * and that plan's sequential scan would then read the whole growing table
+ * for every batch.
+ */
+SPIPlanPtr
+fsmml_spi_prepare_opts(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s: %s", SPI_result_code_string(SPI_result), sql);
@@ -82,10 +94,10 @@ fsmml_prepare_pred_plans(void)
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			wtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID, JSONBARRAYOID};
 
-	p.existing = fsmml_spi_prepare("SELECT \"timestamp\", payload FROM trading.agentpreds "
-						 "WHERE agent_version_id = $1 AND symbol = $2 AND timeframe = $3 "
-						 "AND horizon = $4 AND \"timestamp\" >= $5 AND \"timestamp\" <= $6 "
-						 "ORDER BY \"timestamp\"", 6, types);
+	p.existing = fsmml_spi_prepare_opts("SELECT \"timestamp\", payload FROM trading.agentpreds "
+										"WHERE agent_version_id = $1 AND symbol = $2 AND timeframe = $3 "
+										"AND horizon = $4 AND \"timestamp\" >= $5 AND \"timestamp\" <= $6 "
+										"ORDER BY \"timestamp\"", 6, types, CURSOR_OPT_CUSTOM_PLAN);
 	p.insert = fsmml_spi_prepare("INSERT INTO trading.agentpreds "
 					   "(agent_version_id, symbol, timeframe, \"timestamp\", horizon, payload) "
 					   "SELECT $1, $2, $3, u.t, $4, u.j FROM unnest($5, $6) AS u(t, j)",

@@ -114,7 +114,7 @@ fsmml_series_writer_open(const SeriesTable *s, const char *symbol, const char *t
 					 s->table);
 	types[0] = types[1] = TEXTOID;
 	types[2] = types[3] = TIMESTAMPTZOID;
-	w->existing = fsmml_spi_prepare(q.data, 4, types);
+	w->existing = fsmml_spi_prepare_opts(q.data, 4, types, CURSOR_OPT_CUSTOM_PLAN);
 
 	/* the upsert: $1 symbol, $2 timeframe, $3 timestamps, then each column (constants as scalars) */
 	resetStringInfo(&q);

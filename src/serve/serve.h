@@ -69,6 +69,9 @@ typedef struct PredPlans
 extern PredPlans fsmml_prepare_pred_plans(void);
 /* SPI_prepare, ERROR when it fails. */
 extern SPIPlanPtr fsmml_spi_prepare(const char *sql, int nargs, Oid *types);
+/* The same with cursor options (CURSOR_OPT_CUSTOM_PLAN: planned at every execution). */
+extern SPIPlanPtr fsmml_spi_prepare_opts(const char *sql, int nargs, Oid *types,
+										 int cursor_options);
 extern bool fsmml_payload_equal(Datum stored, Jsonb *computed);
 extern void fsmml_write_rows(SPIPlanPtr plan, Datum *values, const Datum *tsd, const Datum *jd,
 							 int n, int expect);
