@@ -2,29 +2,32 @@
  * vol_quantile.c — VolQuantile: the next H bars' absolute move
  * |close(t+H)/close(t) - 1| by quantile regression.
  *
- *   train    one XGBoost booster per quantile q of params.quantiles, boosted
- *            with the pinball loss through XGBoosterBoostOneIter: gradient
- *            -q where the prediction is below the target, 1 - q above it,
- *            hessian 1 (XGBoost 1.7 has no quantile objective).  The target
- *            is divided by the row's atr_14 (ATR14 / close, a feature; by the
- *            development rows' mean move when atr_14 is not one): quantiles
- *            are equivariant under that positive scaling, leaf steps are of
- *            order one and the trees model a near-constant ratio instead of
- *            a multiplicative law.  Each booster starts from the development
- *            rows' empirical quantile (base_score).
+ *   train    per quantile q of params.quantiles: a linear quantile
+ *            regression (kernel/quantreg.c, IRLS as statsmodels' QuantReg,
+ *            at most params.linear_rounds reweightings), then an XGBoost
+ *            booster from its margin, boosted with the pinball loss through
+ *            XGBoosterBoostOneIter: gradient -q where the prediction is
+ *            below the target, 1 - q above it, hessian 1 (XGBoost 1.7 has
+ *            no quantile objective).  The target is divided by the row's
+ *            atr_14 (ATR14 / close, a feature; by the development rows' mean
+ *            move when atr_14 is not one): quantiles are equivariant under
+ *            that positive scaling, leaf steps are of order one and the
+ *            trees model a near-constant ratio instead of a multiplicative
+ *            law.
  *   metrics  per quantile on the hold-out: pinball loss (in units of the
- *            relative move) and coverage (share of targets at or below the
- *            prediction); promotion metric holdout.pinball_mean (lower is better).
+ *            relative move), coverage (share of targets at or below the
+ *            prediction) and the linear stage's iterations; promotion metric
+ *            holdout.pinball_mean (lower is better).
  *   payload  sigma = the median's move in price units; sl = sl_mult x the
  *            highest quantile's move, tp = tp_mult x sigma (price units);
  *            sl_atr / tp_atr = the same over ATR14 in price units.
- *            Quantiles are sorted per row so they never cross.
- *   blob     fsmml-json: {"format": "fsmml-vol-quantile/1", "quantiles",
- *            "scale", "normaliser", "boosters": [{"linear": base64 UBJ,
- *            "trees": base64 UBJ}, ...]}: per quantile a gblinear stage
- *            (linear quantile regression, params.linear_rounds) whose margin
- *            the gbtree stage (params.rounds, params.xgb) starts from; the
- *            prediction is their sum.
+ *            Quantiles are sorted per row so they never cross; no payload
+ *            while ATR14 or a feature of the linear stage is undefined.
+ *   blob     fsmml-json: {"format": "fsmml-vol-quantile/3", "quantiles",
+ *            "scale", "normaliser", "boosters": [{"linear_coef": [intercept,
+ *            one slope per feature], "trees": base64 UBJ}, ...]}; the
+ *            prediction is the linear stage plus the trees.  Format /2 had a
+ *            gblinear booster ("linear": base64 UBJ) instead; it still loads.
  */
 #include "postgres.h"
 
