@@ -14,12 +14,14 @@ BEFORE=$(readlink -f "$1"); AFTER=$(readlink -f "$2"); ROUNDS=${3:-2}
 : "${PGDATA:?PGDATA of the benchmark cluster}"
 LIB=$(pg_config --pkglibdir)/fsmml.so
 OUT=$(mktemp -d /tmp/score_agents_ab.XXXXXX)
-trap 'rm -rf "$OUT"; cp "$AFTER" "$LIB"' EXIT
+# a new file renamed into place: processes still mapping the old library keep their copy
+install_lib() { cp "$1" "$LIB.ab.$$" && mv -f "$LIB.ab.$$" "$LIB"; }
+trap 'rm -rf "$OUT"; install_lib "$AFTER"' EXIT
 restart() {
     if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "pg_ctl -D '$PGDATA' -w -l '$PGDATA/../ab-server.log' restart" >/dev/null
     else pg_ctl -D "$PGDATA" -w -l "$PGDATA/../ab-server.log" restart >/dev/null; fi
 }
-use() { cp "$1" "$LIB"; restart; }
+use() { install_lib "$1"; restart; }
 
 use "$BEFORE"
 KEEP_MODELS=${KEEP_MODELS:-0} "$ROOT/bench/score_agents.sh" | grep -E '^# [A-Za-z]+@' || true
