@@ -9,7 +9,7 @@ OBJS = \
 	src/kernel/features_kernel.o src/kernel/features_check.o src/kernel/features_catalog.o \
 	src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
 	src/kernel/exec_rules.o src/kernel/ensemble.o src/kernel/simulator.o src/kernel/tpe.o \
-	src/kernel/model_validate.o \
+	src/kernel/model_validate.o src/kernel/quantreg.o \
 	src/xgb/xgb_errors.o src/xgb/xgb_signals.o src/xgb/xgb_json.o src/xgb/xgb_matrix.o \
 	src/xgb/xgb_booster.o src/xgb/xgb_params.o src/xgb/xgb_predict.o src/xgb/xgb_validate.o \
 	src/xgb/xgb_limits.o src/xgb/xgb_sql.o src/xgb/xgb_quantile.o src/xgb/xgb_custom.o \
@@ -19,7 +19,7 @@ OBJS = \
 	src/registry/registry.o src/registry/promotion.o src/registry/version_info.o \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
-	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o src/agents/agent.o \
+	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o src/serve/series_write.o src/agents/agent.o \
 	src/serve/live_state.o src/serve/model_cache.o src/serve/live_score.o src/serve/live_trigger.o src/serve/live_predict.o \
 	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/agent_promote.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \

@@ -6,7 +6,7 @@
 # Uses the cluster and database of the usual libpq variables; a superuser (it loads bars).
 # It replaces the bars, versions and predictions of symbol $SYMBOL.
 #
-#   bench/score_agents.sh            # BARS=230000 SCORE_BARS=200000 SYMBOL=AGENTBENCH
+#   bench/score_agents.sh            # BARS=230000 SCORE_BARS=200000 SYMBOL=AGENTBENCH KEEP_MODELS=0
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${FSMML_SHARED:-$ROOT/../shared}
@@ -31,7 +31,11 @@ psql_q -c "DELETE FROM trading.agentpreds WHERE symbol = '$SYMBOL'" \
        -c "DELETE FROM trading.agentsignals WHERE symbol = '$SYMBOL'" \
        -c "DELETE FROM trading.state_history WHERE symbol = '$SYMBOL'" \
        -c "DELETE FROM trading.transitions WHERE symbol = '$SYMBOL'" \
-       -c "DELETE FROM fsmml.promotions WHERE symbol = '$SYMBOL'" \
+       -c "VACUUM trading.agentpreds, trading.agentsignals, trading.state_history, trading.transitions"
+champions=$(psql_q -At -c "SELECT count(*) FROM trading.agentversions WHERE symbol = '$SYMBOL' AND status = 'champion'")
+# KEEP_MODELS=1 scores with the champions already trained (bench/score_agents_ab.sh)
+if [ "${KEEP_MODELS:-0}" != 1 ] || [ "$champions" -ne 6 ]; then
+psql_q -c "DELETE FROM fsmml.promotions WHERE symbol = '$SYMBOL'" \
        -c "DELETE FROM trading.agentversions WHERE symbol = '$SYMBOL'"
 
 echo "# training the six agents on the 60,000 bars before the scored range"
@@ -41,6 +45,7 @@ for a in 'DirectionXGB|{"folds": 2, "lookback": 60000, "rounds": 100}' \
     psql_q -At -c "SET client_min_messages = warning" \
            -c "SELECT '# ' || instance || ' ' || version || ' ' || status FROM fsmml_train('${a%%|*}', '$SYMBOL', '1m', '${a#*|}')"
 done
+fi
 from=$(psql_q -At -c "SELECT \"timestamp\" FROM trading.historicaldata WHERE symbol = '$SYMBOL' AND timeframe = '1m'
                       ORDER BY \"timestamp\" DESC OFFSET $((SCORE_BARS - 1)) LIMIT 1")
 
@@ -72,9 +77,10 @@ SQL
     # (merges, inserts, upserts), both measured by fsmml_score (CLOCK_PROCESS_CPUTIME_ID)
     local nowrite
     nowrite=$(echo "$out" | grep 'process CPU' | sed -E 's/.*process CPU ([0-9]+) ms, of which writing ([0-9]+) ms.*/\1 - \2/' | bc -l)
-    printf '%s: %d bars, %s predictions, %.2f s wall, %.0f bars/s end to end, backend CPU %.2f s (%.1f us/bar), CPU without writes %.1f us/bar\n' \
+    printf '%s: %d bars, %s predictions, %.2f s wall, %.0f bars/s end to end, backend CPU %.2f s (%.1f us/bar, %.0f bars per CPU second), CPU without writes %.1f us/bar\n' \
         "$1" "$SCORE_BARS" "$rows" "$wall" "$(echo "$SCORE_BARS / $wall" | bc -l)" "$cpu_s" \
-        "$(echo "$cpu_s * 1000000 / $SCORE_BARS" | bc -l)" "$(echo "$nowrite * 1000 / $SCORE_BARS" | bc -l)"
+        "$(echo "$cpu_s * 1000000 / $SCORE_BARS" | bc -l)" "$(echo "$SCORE_BARS / $cpu_s" | bc -l)" \
+        "$(echo "$nowrite * 1000 / $SCORE_BARS" | bc -l)"
 }
 run "first write"
 run "re-run (idempotent)"

@@ -148,3 +148,12 @@ fsmml_lock_calibration(const char *agent, const char *symbol, const char *timefr
 	/* the UPDATEs that follow take their own snapshots: nothing to push */
 	fail_if_stale(FSMML_LOCK_CALIBRATION, name, acquire(FSMML_LOCK_CALIBRATION, name));
 }
+
+void
+fsmml_lock_series_signals(const char *symbol, const char *timeframe)
+{
+	char	   *name = psprintf("%s-%s", symbol, timeframe);
+
+	/* the merge reads with fresh snapshots already: no snapshot here */
+	(void) acquire(FSMML_LOCK_SERIES_SIGNALS, name);
+}

@@ -13,7 +13,10 @@
  *   2 instance registry   'DirectionXGB@BTCUSDT-1m'   registering a trained or imported
  *                                                     version, fsmml_promote, fsmml_deploy
  *   3 version predictions '42' (agent version id)     fsmml_score, per champion
- *   4 calibration         'ExecRules@BTCUSDT-1m tpe'  fsmml_optimize activating a calibration
+ *   4 (a job: a session lock held by its worker, key2 = the job id; bgw.h)
+ *   5 series signals      'BTCUSDT-1m'                fsmml_score: the series' rows of
+ *                                                     agentsignals, state_history, transitions
+ *   6 calibration         'ExecRules@BTCUSDT-1m tpe'  fsmml_optimize activating a calibration
  *                         (agent@series method)
  *
  * FSMML_LOCK_CLASS is 0x46534D00 ("FSM\0", 1179864320); key1 values
@@ -31,7 +34,8 @@ typedef enum FsmmlLockKind
 	FSMML_LOCK_SERIES_BUILD = 1,
 	FSMML_LOCK_INSTANCE = 2,
 	FSMML_LOCK_VERSION_PREDS = 3,
-	FSMML_LOCK_CALIBRATION = 4
+	FSMML_LOCK_SERIES_SIGNALS = 5,	/* 4: a job (session lock, bgw.h) */
+	FSMML_LOCK_CALIBRATION = 6
 } FsmmlLockKind;
 
 /*
@@ -57,5 +61,7 @@ extern void fsmml_lock_version_preds(int64 version_id);
  */
 extern void fsmml_lock_calibration(const char *agent, const char *symbol, const char *timeframe,
 								   const char *method);
+/* Writers of a series' agentsignals, state_history and transitions rows (fsmml_score). */
+extern void fsmml_lock_series_signals(const char *symbol, const char *timeframe);
 
 #endif							/* FSMML_LOCKS_H */

@@ -128,10 +128,25 @@ extern void fsmml_agent_predict_row(FsAgentModel *m, const FsAgentBatch *b, int6
 extern int *fsmml_agent_columns(FsAgentModel *m, const FsmmlDataset *ds);
 /* ---- agent_jsonb.c: payloads built as jsonb directly */
 
+/*
+ * A payload under construction: its JsonbValue tree in the struct itself (no
+ * palloc per key), laid out by JsonbValueToJsonb at the end.  Pairs of open
+ * objects stack up from the front of pairs[]; a closed nested object moves
+ * to the back, so each object's pairs are contiguous.
+ */
+#define FS_JB_MAXPAIRS 24
+#define FS_JB_MAXELEMS 16
+#define FS_JB_MAXDEPTH 4
 typedef struct FsJb
 {
-	JsonbParseState *st;
-	JsonbValue *res;
+	JsonbValue	root;
+	JsonbPair	pairs[FS_JB_MAXPAIRS];
+	JsonbValue	elems[FS_JB_MAXELEMS];
+	int			npairs;			/* front: pairs of open objects */
+	int			nback;			/* back: pairs of closed nested objects */
+	int			nelems;
+	int			depth;
+	int			start[FS_JB_MAXDEPTH];	/* first pair of each open object */
 } FsJb;
 extern void fsmml_jb_begin(FsJb *b);
 extern void fsmml_jb_num(FsJb *b, const char *key, double x, bool f32);	/* NaN: null */
@@ -192,6 +207,14 @@ typedef struct FsAgentVersion
 								 * its hold-out (NULL: compare with the champion's recorded metric) */
 } FsAgentVersion;
 extern FsmmlTrainResult fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av);
+/* av's version: blob doc, params, metrics, objective, auto_promote; d's columns and windows (NULL: none). */
+extern void fsmml_agent_version_init(FsAgentVersion *av, FsAgentTrainCtx *ctx, const FsAgentData *d,
+									 cJSON *params, cJSON *doc, cJSON *metrics,
+									 const char *objective);
+/* ERROR: a stored version its agent cannot use ("<agent> version <id> has <what>"). */
+extern void fsmml_agent_damaged(const FsAgentModel *m, const char *what) pg_attribute_noreturn();
+/* params.features := the columns used. */
+extern void fsmml_agent_params_set_features(cJSON *params, List *features);
 
 /*
  * agent_promote.c: the kind's metric of the challenger (av) and of the

@@ -267,3 +267,61 @@ fsmml_agent_register(FsAgentTrainCtx *ctx, FsAgentVersion *av)
 	res.metrics = pstrdup(av->v.metrics);
 	return res;
 }
+
+/* params.features := the columns used (replaced, or added when the caller gave none). */
+void
+fsmml_agent_params_set_features(cJSON *params, List *features)
+{
+	cJSON	   *f = cJSON_CreateArray();
+	ListCell   *lc;
+
+	foreach(lc, features)
+		cJSON_AddItemToArray(f, cJSON_CreateString(lfirst(lc)));
+	if (cJSON_GetObjectItemCaseSensitive(params, "features"))
+		cJSON_ReplaceItemInObjectCaseSensitive(params, "features", f);
+	else
+		cJSON_AddItemToObject(params, "features", f);
+}
+
+/*
+ * What every agent's version records: who, the blob (doc), params and
+ * metrics as text, the objective, params.auto_promote, and d's columns and
+ * windows (none when d is NULL: rules and weights train on no rows).  The
+ * caller sets the promotion metric.
+ */
+void
+fsmml_agent_version_init(FsAgentVersion *av, FsAgentTrainCtx *ctx, const FsAgentData *d,
+						 cJSON *params, cJSON *doc, cJSON *metrics, const char *objective)
+{
+	memset(av, 0, sizeof(*av));
+	av->v.agent = ctx->agent;
+	av->v.symbol = ctx->symbol;
+	av->v.timeframe = ctx->timeframe;
+	av->v.model = fsmml_blob_from_json(doc);
+	av->v.model_format = "fsmml-json";
+	av->v.params = fsxgb_json_print(params);
+	av->v.metrics = fsxgb_json_print(metrics);
+	av->v.objective = objective;
+	av->auto_promote = fsmml_param_bool(params, "auto_promote");
+	if (d == NULL)
+	{
+		av->v.feature_names = NIL;
+		av->v.train_from = av->v.train_to = av->v.test_from = av->v.test_to = DT_NOBEGIN;
+		return;
+	}
+	av->v.feature_names = d->features;
+	av->v.train_from = fsmml_unix_to_ts(d->ds->ts[0]);
+	av->v.train_to = fsmml_unix_to_ts(d->ds->ts[d->dev_end - 1]);
+	av->v.test_from = fsmml_unix_to_ts(d->ds->ts[d->holdout_start]);
+	av->v.test_to = fsmml_unix_to_ts(d->ds->ts[d->ds->nrows - 1]);
+}
+
+/* A stored version its agent cannot use (what: e.g. "unusable weights"). */
+void
+fsmml_agent_damaged(const FsAgentModel *m, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("%s version " INT64_FORMAT " has %s", m->agent->name, m->version_id, what),
+			 errhint("Train %s again.", m->agent->name)));
+}

@@ -95,19 +95,9 @@ ens_train(FsAgentTrainCtx *ctx)
 	cJSON_AddItemToObject(metrics, "weights", cJSON_Duplicate(o, true));
 	cJSON_AddStringToObject(metrics, "promotion", "the newest version (weights have no score)");
 
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = NIL;
-	av.v.objective = "weighted";
-	av.v.train_from = av.v.train_to = av.v.test_from = av.v.test_to = DT_NOBEGIN;
+	fsmml_agent_version_init(&av, ctx, NULL, p, doc, metrics, "weighted");
 	av.score = NAN;
 	av.score_name = "weights";
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	return fsmml_agent_register(ctx, &av);
 }
 
@@ -125,10 +115,7 @@ ens_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->regime = fsmml_json_get_num(w, "regime");
 	s->min_strength = fsmml_json_get_num(doc, "min_strength");
 	if (fs_ensemble_weights_invalid(s))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("EnsembleWeighted version " INT64_FORMAT " has unusable weights", m->version_id),
-				 errhint("Train EnsembleWeighted again.")));
+		fsmml_agent_damaged(m, "unusable weights");
 	m->state = s;
 	MemoryContextSwitchTo(old);
 }
@@ -164,16 +151,22 @@ ens_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 	}
 }
 
+static void
+ens_fields(FsJb *b, const FsAgentRow *r)
+{
+	fsmml_jb_begin(b);
+	fsmml_jb_num(b, "side", r->ens_side, false);
+	fsmml_jb_num(b, "strength", r->strength, true);
+	fsmml_jb_num(b, "sl", r->ens_sl, false);
+	fsmml_jb_num(b, "tp", r->ens_tp, false);
+}
+
 static Jsonb *
 ens_payload(FsAgentModel *m, const FsAgentRow *r)
 {
 	FsJb		b;
 
-	fsmml_jb_begin(&b);
-	fsmml_jb_num(&b, "side", r->ens_side, false);
-	fsmml_jb_num(&b, "strength", r->strength, true);
-	fsmml_jb_num(&b, "sl", r->ens_sl, false);
-	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	ens_fields(&b, r);
 	return fsmml_jb_end(&b);
 }
 
@@ -183,11 +176,7 @@ fsmml_signal_payload(FsAgentModel *m, const FsAgentRow *r, const char *const *mi
 {
 	FsJb		b;
 
-	fsmml_jb_begin(&b);
-	fsmml_jb_num(&b, "side", r->ens_side, false);
-	fsmml_jb_num(&b, "strength", r->strength, true);
-	fsmml_jb_num(&b, "sl", r->ens_sl, false);
-	fsmml_jb_num(&b, "tp", r->ens_tp, false);
+	ens_fields(&b, r);
 	fsmml_jb_strs(&b, "missing", missing, nmissing);
 	return fsmml_jb_end(&b);
 }

@@ -113,19 +113,10 @@ exec_train(FsAgentTrainCtx *ctx)
 	cJSON_AddItemToObject(metrics, "rules", cJSON_Duplicate(doc, true));
 	cJSON_AddStringToObject(metrics, "promotion", "the newest version (rules have no score)");
 
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = NIL;	/* reads close and ATR14 from the bar */
-	av.v.objective = "rules";
-	av.v.train_from = av.v.train_to = av.v.test_from = av.v.test_to = DT_NOBEGIN;
+	/* no rows: reads close and ATR14 from the bar */
+	fsmml_agent_version_init(&av, ctx, NULL, p, doc, metrics, "rules");
 	av.score = NAN;
 	av.score_name = "rules";
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	return fsmml_agent_register(ctx, &av);
 }
 
@@ -150,10 +141,7 @@ exec_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->r.max_size = fsmml_json_get_num(doc, "max_size");
 	s->r.use_gate = cJSON_IsTrue(g);
 	if (!cJSON_IsBool(g) || fs_exec_rules_invalid(&s->r))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("ExecRules version " INT64_FORMAT " has unusable rules", m->version_id),
-				 errhint("Train ExecRules again.")));
+		fsmml_agent_damaged(m, "unusable rules");
 	m->state = s;
 	MemoryContextSwitchTo(old);
 }

@@ -296,30 +296,11 @@ regime_train(FsAgentTrainCtx *ctx)
 	for (int c = 0; c < k; c++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(fs_regime_names[regime_of[c]]));
 
-	{
-		cJSON	   *f = cJSON_CreateArray();
-
-		foreach(lc, d->features)
-			cJSON_AddItemToArray(f, cJSON_CreateString(lfirst(lc)));
-		cJSON_ReplaceItemInObjectCaseSensitive(p, "features", f);
-	}
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = d->features;
-	av.v.objective = psprintf("kmeans:k=%d", k);
-	av.v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	av.v.train_to = fsmml_unix_to_ts(ds->ts[ndev - 1]);
-	av.v.test_from = fsmml_unix_to_ts(ds->ts[d->holdout_start]);
-	av.v.test_to = fsmml_unix_to_ts(ds->ts[n - 1]);
+	fsmml_agent_params_set_features(p, d->features);
+	fsmml_agent_version_init(&av, ctx, d, p, doc, metrics, psprintf("kmeans:k=%d", k));
 	av.score = ac_spread;
 	av.score_name = "holdout.autocorr_spread";
 	av.higher_better = true;
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	if (isnan(av.score))
 		av.score = -INFINITY;	/* undefined spread never beats a champion's */
@@ -368,10 +349,7 @@ regime_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->nf = list_length(m->features);
 	s->k = cJSON_GetArraySize(c);
 	if (s->k < 2 || s->nf < 1 || cJSON_GetArraySize(r) != s->k)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("RegimeKMeans model of version " INT64_FORMAT " is damaged", m->version_id),
-				 errhint("Train the agent again.")));
+		fsmml_agent_damaged(m, "a damaged model");
 	s->mean = json_doubles(cJSON_GetObjectItemCaseSensitive(doc, "mean"), s->nf, "mean");
 	s->sd = json_doubles(cJSON_GetObjectItemCaseSensitive(doc, "sd"), s->nf, "sd");
 	s->centers = palloc(sizeof(double) * s->k * s->nf);

@@ -365,23 +365,11 @@ state_train(FsAgentTrainCtx *ctx)
 	for (int s = 0; s < NSTATES; s++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(fs_fsm_state_name(s)));
 
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = features;
-	av.v.objective = "fsm+multi:softprob";
-	av.v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	av.v.train_to = fsmml_unix_to_ts(ds->ts[d->dev_end - 1]);
-	av.v.test_from = fsmml_unix_to_ts(ds->ts[d->holdout_start]);
-	av.v.test_to = fsmml_unix_to_ts(ds->ts[n - 1]);
+	fsmml_agent_version_init(&av, ctx, d, p, doc, metrics, "fsm+multi:softprob");
+	av.v.feature_names = features;	/* fixed inputs, never pruned */
 	av.score = nmacro ? macro / nmacro : -INFINITY;
 	av.score_name = "holdout.macro_f1";
 	av.higher_better = true;
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	(void) lc;
 	return fsmml_agent_register(ctx, &av);
@@ -411,10 +399,7 @@ state_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->t.bias_slope = fsmml_json_get_num(t, "bias_slope");
 	if (fs_fsm_thresholds_invalid(&s->t) || !cJSON_IsString(c) ||
 		list_length(m->features) != lengthof(state_features) - 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("StateFSM model of version " INT64_FORMAT " is damaged", m->version_id),
-				 errhint("Train the agent again.")));
+		fsmml_agent_damaged(m, "a damaged model");
 	s->clf = fsxgb_booster_load_bytea(cxt, fsmml_unb64(c->valuestring));
 	m->state = s;
 	MemoryContextSwitchTo(old);

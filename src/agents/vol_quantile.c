@@ -2,29 +2,32 @@
  * vol_quantile.c — VolQuantile: the next H bars' absolute move
  * |close(t+H)/close(t) - 1| by quantile regression.
  *
- *   train    one XGBoost booster per quantile q of params.quantiles, boosted
- *            with the pinball loss through XGBoosterBoostOneIter: gradient
- *            -q where the prediction is below the target, 1 - q above it,
- *            hessian 1 (XGBoost 1.7 has no quantile objective).  The target
- *            is divided by the row's atr_14 (ATR14 / close, a feature; by the
- *            development rows' mean move when atr_14 is not one): quantiles
- *            are equivariant under that positive scaling, leaf steps are of
- *            order one and the trees model a near-constant ratio instead of
- *            a multiplicative law.  Each booster starts from the development
- *            rows' empirical quantile (base_score).
+ *   train    per quantile q of params.quantiles: a linear quantile
+ *            regression (kernel/quantreg.c, IRLS as statsmodels' QuantReg,
+ *            at most params.linear_rounds reweightings), then an XGBoost
+ *            booster from its margin, boosted with the pinball loss through
+ *            XGBoosterBoostOneIter: gradient -q where the prediction is
+ *            below the target, 1 - q above it, hessian 1 (XGBoost 1.7 has
+ *            no quantile objective).  The target is divided by the row's
+ *            atr_14 (ATR14 / close, a feature; by the development rows' mean
+ *            move when atr_14 is not one): quantiles are equivariant under
+ *            that positive scaling, leaf steps are of order one and the
+ *            trees model a near-constant ratio instead of a multiplicative
+ *            law.
  *   metrics  per quantile on the hold-out: pinball loss (in units of the
- *            relative move) and coverage (share of targets at or below the
- *            prediction); promotion metric holdout.pinball_mean (lower is better).
+ *            relative move), coverage (share of targets at or below the
+ *            prediction) and the linear stage's iterations; promotion metric
+ *            holdout.pinball_mean (lower is better).
  *   payload  sigma = the median's move in price units; sl = sl_mult x the
  *            highest quantile's move, tp = tp_mult x sigma (price units);
  *            sl_atr / tp_atr = the same over ATR14 in price units.
- *            Quantiles are sorted per row so they never cross.
- *   blob     fsmml-json: {"format": "fsmml-vol-quantile/1", "quantiles",
- *            "scale", "normaliser", "boosters": [{"linear": base64 UBJ,
- *            "trees": base64 UBJ}, ...]}: per quantile a gblinear stage
- *            (linear quantile regression, params.linear_rounds) whose margin
- *            the gbtree stage (params.rounds, params.xgb) starts from; the
- *            prediction is their sum.
+ *            Quantiles are sorted per row so they never cross; no payload
+ *            while ATR14 or a feature of the linear stage is undefined.
+ *   blob     fsmml-json: {"format": "fsmml-vol-quantile/3", "quantiles",
+ *            "scale", "normaliser", "boosters": [{"linear_coef": [intercept,
+ *            one slope per feature], "trees": base64 UBJ}, ...]}; the
+ *            prediction is the linear stage plus the trees.  Format /2 had a
+ *            gblinear booster ("linear": base64 UBJ) instead; it still loads.
  */
 #include "postgres.h"
 
@@ -35,6 +38,7 @@
 
 #include "agent.h"
 #include "fsmml.h"
+#include "quantreg.h"
 #include "xgb.h"
 
 static const char *const vol_keys[] = {
@@ -143,29 +147,10 @@ pinball(const float *y, const float *pred, int64 n, double q, double *coverage)
 	return n ? s / n : NAN;
 }
 
-/*
- * rounds of pinball boosting: gradient -q below the target, 1 - q above,
- * hessian 1.  start: the margin of round 0 when known (else predicted).
- */
 static void
-boost_pinball(FsXgbBooster *b, FsXgbMatrix *dtrain, const float *y, float *grad, float *hess,
-			  float *pred, int64 n, double q, int rounds, double start)
+vol_interrupt(void)
 {
-	for (int it = 0; it < rounds; it++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (it == 0 && !isnan(start))
-			for (int64 i = 0; i < n; i++)
-				pred[i] = (float) start;
-		else
-			fsxgb_predict(b, dtrain, pred, n);
-		for (int64 i = 0; i < n; i++)
-		{
-			grad[i] = y[i] > pred[i] ? (float) -q : (float) (1 - q);
-			hess[i] = 1.0f;
-		}
-		fsxgb_booster_boost_grad(b, it, dtrain, grad, hess, n);
-	}
+	CHECK_FOR_INTERRUPTS();
 }
 
 /*
@@ -213,7 +198,6 @@ vol_train(FsAgentTrainCtx *ctx)
 				nho = ds->nrows - d->holdout_start;
 	const float *Xho = ds->X + d->holdout_start * ds->nfeat;
 	float	   *y = palloc(sizeof(float) * ds->nrows);
-	float	   *sorted = palloc(sizeof(float) * ndev);
 	float	   *grad = palloc(sizeof(float) * ndev);
 	float	   *hess = palloc(sizeof(float) * ndev);
 	float	   *pred = palloc(sizeof(float) * Max(ndev, nho));
@@ -226,9 +210,10 @@ vol_train(FsAgentTrainCtx *ctx)
 	bool		by_atr = strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "normaliser")), "atr_14") == 0;
 	int			linear_rounds = fsmml_param_int(p, "linear_rounds", 0, 100000, "100");
 	float	   *linho = palloc(sizeof(float) * Max(nho, 1));
-	FsXgbMatrix *dtrain;
 	FsXgbMatrix *dtrees;
 	float	   *linmargin;
+	double	   *coef = palloc(sizeof(double) * (ds->nfeat + 1));
+	double	   *qrwork = palloc(sizeof(double) * fs_quantreg_work_size(ndev, ds->nfeat));
 	cJSON	   *doc = fsxgb_json_own(cJSON_CreateObject(), ctx->cxt);
 	cJSON	   *metrics = fsxgb_json_own(cJSON_CreateObject(), ctx->cxt);
 	cJSON	   *boosters,
@@ -259,15 +244,11 @@ vol_train(FsAgentTrainCtx *ctx)
 		norm[i] = a > 0 ? a : scale;
 		y[i] = (float) (y[i] / norm[i]);
 	}
-	memcpy(sorted, y, sizeof(float) * ndev);
-	qsort(sorted, ndev, sizeof(float), cmp_float);
 	for (int64 i = 0; i < nho; i++)
 		yho[i] = y[d->holdout_start + i];
 
-	/* params.xgb.nthread for the matrices too, as the boosters take it */
+	/* params.xgb.nthread for the matrix too, as the boosters take it */
 	nthread = fsxgb_jsonb_get_int(xgb, "nthread", fsxgb_jsonb_get_int(xgb, "n_jobs", fsmml_train_nthread));
-	dtrain = fsxgb_matrix_create(ctx->cxt, ds->X, ndev, ds->nfeat, y, nthread);
-	fsxgb_matrix_set_feature_names(dtrain, (const char *const *) ds->names, ds->nfeat);
 	{
 		FsXgbRowBlock block = {ds->X, y, (uint64) ndev};
 
@@ -280,30 +261,20 @@ vol_train(FsAgentTrainCtx *ctx)
 	perq = cJSON_AddArrayToObject(holdout, "quantiles");
 	for (int k = 0; k < nq; k++)
 	{
-		FsXgbBooster *lin;
 		FsXgbBooster *b;
-		double		base = sorted[Min((int64) floor(q[k] * ndev), ndev - 1)];
+		int			iters;
 		double		pin,
 					cov;
 		cJSON	   *o;
 		cJSON	   *pair = cJSON_CreateObject();
 
 		cJSON_AddItemToArray(boosters, pair);
-		/* Stage 1: a linear quantile fit (gblinear), the margin the trees start from. */
+		/* Stage 1: a linear quantile fit (IRLS, kernel/quantreg.c), the margin the trees start from. */
+		iters = fs_quantreg_fit(ds->X, y, ndev, ds->nfeat, q[k], linear_rounds, coef, qrwork,
+								vol_interrupt);
 		for (int64 i = 0; i < ndev; i++)
-			pred[i] = (float) base;
-		/* round 0 starts from base in training (margin) and in prediction (base_score) */
-		fsxgb_matrix_set_float_info(dtrain, "base_margin", pred, ndev);
-		lin = fsxgb_booster_create(ctx->cxt, &dtrain, 1, true);
-		fsxgb_booster_set_param(lin, "booster", "gblinear");
-		fsxgb_booster_set_param(lin, "eta", "0.5");
-		fsxgb_booster_set_param(lin, "lambda", "0");
-		fsxgb_booster_set_param(lin, "alpha", "0");
-		fsxgb_booster_set_param(lin, "objective", "reg:squarederror");
-		fsxgb_booster_set_param(lin, "base_score", psprintf("%.9g", base));
-		boost_pinball(lin, dtrain, y, grad, hess, pred, ndev, q[k], linear_rounds, base);
-		fsxgb_predict(lin, dtrain, pred, ndev);
-		cJSON_AddStringToObject(pair, "linear", fsmml_b64(fsxgb_booster_save(lin, "ubj")));
+			pred[i] = (float) fs_quantreg_predict(coef, ds->nfeat, ds->X + i * ds->nfeat);
+		cJSON_AddItemToObject(pair, "linear_coef", cJSON_CreateDoubleArray(coef, ds->nfeat + 1));
 		/* Stage 2: trees on the rest, from the linear margin (base_score 0). */
 		memcpy(linmargin, pred, sizeof(float) * ndev);
 		b = fsxgb_booster_create(ctx->cxt, &dtrees, 1, true);
@@ -312,8 +283,8 @@ vol_train(FsAgentTrainCtx *ctx)
 		fsxgb_booster_set_param(b, "base_score", "0");
 		boost_pinball_trees(b, dtrees, ds->X, ds->nfeat, y, linmargin, grad, hess, pred, ndev,
 							q[k], rounds);
-		fsxgb_predict_dense(lin, Xho, nho, ds->nfeat, linho, nho);
-		fsxgb_booster_free(lin);
+		for (int64 i = 0; i < nho; i++)
+			linho[i] = (float) fs_quantreg_predict(coef, ds->nfeat, Xho + i * ds->nfeat);
 		fsxgb_predict_dense(b, Xho, nho, ds->nfeat, pred, nho);
 		for (int64 i = 0; i < nho; i++)
 		{
@@ -328,10 +299,10 @@ vol_train(FsAgentTrainCtx *ctx)
 		cJSON_AddNumberToObject(o, "q", q[k]);
 		fsmml_json_num(o, "pinball", pin);
 		fsmml_json_num(o, "coverage", cov);
+		cJSON_AddNumberToObject(o, "linear_iterations", Max(iters, 0));
 		cJSON_AddStringToObject(pair, "trees", fsmml_b64(fsxgb_booster_save(b, "ubj")));
 		fsxgb_booster_free(b);
 	}
-	fsxgb_matrix_free(dtrain);
 	fsxgb_matrix_free(dtrees);
 	fsmml_json_num(holdout, "pinball_mean", pin_sum / nq);
 	cJSON_AddNumberToObject(holdout, "rows", (double) nho);
@@ -343,7 +314,7 @@ vol_train(FsAgentTrainCtx *ctx)
 	fsmml_json_num(metrics, "target_scale", scale);
 	cJSON_AddNumberToObject(metrics, "rounds", rounds);
 
-	cJSON_AddStringToObject(doc, "format", "fsmml-vol-quantile/2");
+	cJSON_AddStringToObject(doc, "format", "fsmml-vol-quantile/3");
 	cJSON_AddItemToObject(doc, "quantiles", cJSON_CreateDoubleArray(q, nq));
 	fsmml_json_num(doc, "scale", scale);
 	cJSON_AddStringToObject(doc, "normaliser", atr_col >= 0 ? "atr_14" : "scale");
@@ -351,33 +322,11 @@ vol_train(FsAgentTrainCtx *ctx)
 	foreach(lc, d->features)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(lfirst(lc)));
 
-	{
-		cJSON	   *f = cJSON_CreateArray();
-
-		foreach(lc, d->features)
-			cJSON_AddItemToArray(f, cJSON_CreateString(lfirst(lc)));
-		if (cJSON_GetObjectItemCaseSensitive(p, "features"))
-			cJSON_ReplaceItemInObjectCaseSensitive(p, "features", f);
-		else
-			cJSON_AddItemToObject(p, "features", f);
-	}
-	av.v.agent = ctx->agent;
-	av.v.symbol = ctx->symbol;
-	av.v.timeframe = ctx->timeframe;
-	av.v.model = fsmml_blob_from_json(doc);
-	av.v.model_format = "fsmml-json";
-	av.v.params = fsxgb_json_print(p);
-	av.v.metrics = fsxgb_json_print(metrics);
-	av.v.feature_names = d->features;
-	av.v.objective = psprintf("pinball:%d", nq);
-	av.v.train_from = fsmml_unix_to_ts(ds->ts[0]);
-	av.v.train_to = fsmml_unix_to_ts(ds->ts[ndev - 1]);
-	av.v.test_from = fsmml_unix_to_ts(ds->ts[d->holdout_start]);
-	av.v.test_to = fsmml_unix_to_ts(ds->ts[ds->nrows - 1]);
+	fsmml_agent_params_set_features(p, d->features);
+	fsmml_agent_version_init(&av, ctx, d, p, doc, metrics, psprintf("pinball:%d", nq));
 	av.score = pin_sum / nq;
 	av.score_name = "holdout.pinball_mean";
 	av.higher_better = false;
-	av.auto_promote = fsmml_param_bool(p, "auto_promote");
 	av.data = d;				/* promotion re-scores the champion on its hold-out */
 	return fsmml_agent_register(ctx, &av);
 }
@@ -390,7 +339,8 @@ typedef struct VolState
 				sl_mult,
 				tp_mult;
 	FsXgbBooster **boosters;	/* trees */
-	FsXgbBooster **linear;
+	FsXgbBooster **linear;		/* format /2: a gblinear stage */
+	double	  **coef;			/* format /3: intercept and one slope per feature */
 	int		   *cols;
 	int			nf;
 	int			atr;			/* index of atr_14 in the model's features, -1: scale */
@@ -414,10 +364,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	s->median = -1;
 	if (s->nq < 1 || cJSON_GetArraySize(bs) != s->nq || !(s->scale > 0) ||
 		isnan(s->sl_mult) || isnan(s->tp_mult))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("VolQuantile model of version " INT64_FORMAT " is damaged", m->version_id),
-				 errhint("Train the agent again.")));
+		fsmml_agent_damaged(m, "a damaged model");
 	cJSON_ArrayForEach(x, qs)
 	{
 		if (cJSON_IsNumber(x) && x->valuedouble == 0.5)
@@ -425,19 +372,31 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 		i++;
 	}
 	s->boosters = palloc(sizeof(FsXgbBooster *) * s->nq);
-	s->linear = palloc(sizeof(FsXgbBooster *) * s->nq);
+	s->linear = palloc0(sizeof(FsXgbBooster *) * s->nq);
+	s->coef = palloc0(sizeof(double *) * s->nq);
+	s->nf = list_length(m->features);
 	i = 0;
 	cJSON_ArrayForEach(x, bs)
 	{
 		cJSON	   *l = cJSON_GetObjectItemCaseSensitive(x, "linear");
 		cJSON	   *t = cJSON_GetObjectItemCaseSensitive(x, "trees");
 
-		if (!cJSON_IsString(l) || !cJSON_IsString(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("VolQuantile model of version " INT64_FORMAT " is damaged", m->version_id),
-					 errhint("Train the agent again.")));
-		s->linear[i] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(l->valuestring));
+		cJSON	   *c = cJSON_GetObjectItemCaseSensitive(x, "linear_coef");
+
+		if (!(cJSON_IsString(l) || (cJSON_IsArray(c) && cJSON_GetArraySize(c) == s->nf + 1)) ||
+			!cJSON_IsString(t))
+			fsmml_agent_damaged(m, "a damaged model");
+		if (cJSON_IsString(l))
+			s->linear[i] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(l->valuestring));
+		else
+		{
+			cJSON	   *e;
+			int			j = 0;
+
+			s->coef[i] = palloc(sizeof(double) * (s->nf + 1));
+			cJSON_ArrayForEach(e, c)
+				s->coef[i][j++] = cJSON_IsNumber(e) ? e->valuedouble : NAN;
+		}
 		s->boosters[i++] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(t->valuestring));
 	}
 	if (s->median < 0)
@@ -473,9 +432,15 @@ vol_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 		fsxgb_predict_dense(s->boosters[k], X, n, s->nf, one, n);
 		for (int64 i = 0; i < n; i++)
 			out[i * s->nq + k] = one[i];
-		fsxgb_predict_dense(s->linear[k], X, n, s->nf, one, n);
-		for (int64 i = 0; i < n; i++)
-			out[i * s->nq + k] += one[i];
+		if (s->linear[k])
+		{
+			fsxgb_predict_dense(s->linear[k], X, n, s->nf, one, n);
+			for (int64 i = 0; i < n; i++)
+				out[i * s->nq + k] += one[i];
+		}
+		else
+			for (int64 i = 0; i < n; i++)
+				out[i * s->nq + k] += (float) fs_quantreg_predict(s->coef[k], s->nf, X + i * s->nf);
 	}
 	for (int64 i = 0; i < n; i++)
 	{
@@ -483,9 +448,13 @@ vol_predict(FsAgentModel *m, const FsAgentBatch *b, int64 from, int64 to)
 		double		close = r->close;
 		double		unit = s->atr >= 0 ? X[i * s->nf + s->atr] : s->scale;
 
-		if (!(unit > 0))
-			continue;			/* ATR not yet defined: no prediction */
+		bool		defined = unit > 0;
+
 		memcpy(qv, out + i * s->nq, sizeof(float) * s->nq);
+		for (int k = 0; k < s->nq; k++)
+			defined &= !isnan(qv[k]);
+		if (!defined)
+			continue;			/* ATR or a feature of the linear stage not yet defined */
 		qsort(qv, s->nq, sizeof(float), cmp_float);		/* no crossing */
 		r->sigma = (float) (Max(qv[s->median], 0) * unit * close);
 		r->sl_dist = (float) (s->sl_mult * Max(qv[s->nq - 1], 0) * unit * close);

@@ -59,10 +59,22 @@ typedef struct PredPartition
 	bool		direct;			/* direct writes possible */
 } PredPartition;
 
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *types)
+SPIPlanPtr
+fsmml_spi_prepare(const char *sql, int nargs, Oid *types)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	return fsmml_spi_prepare_opts(sql, nargs, types, 0);
+}
+
+/*
+ * CURSOR_OPT_CUSTOM_PLAN for the reads of stored rows: a table that
+ * fsmml_score fills as it goes looks empty when the generic plan is made,
+ * and that plan's sequential scan would then read the whole growing table
+ * for every batch.
+ */
+SPIPlanPtr
+fsmml_spi_prepare_opts(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s: %s", SPI_result_code_string(SPI_result), sql);
@@ -82,15 +94,15 @@ fsmml_prepare_pred_plans(void)
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			wtypes[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZARRAYOID, JSONBARRAYOID};
 
-	p.existing = prepare("SELECT \"timestamp\", payload FROM trading.agentpreds "
-						 "WHERE agent_version_id = $1 AND symbol = $2 AND timeframe = $3 "
-						 "AND horizon = $4 AND \"timestamp\" >= $5 AND \"timestamp\" <= $6 "
-						 "ORDER BY \"timestamp\"", 6, types);
-	p.insert = prepare("INSERT INTO trading.agentpreds "
+	p.existing = fsmml_spi_prepare_opts("SELECT \"timestamp\", payload FROM trading.agentpreds "
+										"WHERE agent_version_id = $1 AND symbol = $2 AND timeframe = $3 "
+										"AND horizon = $4 AND \"timestamp\" >= $5 AND \"timestamp\" <= $6 "
+										"ORDER BY \"timestamp\"", 6, types, CURSOR_OPT_CUSTOM_PLAN);
+	p.insert = fsmml_spi_prepare("INSERT INTO trading.agentpreds "
 					   "(agent_version_id, symbol, timeframe, \"timestamp\", horizon, payload) "
 					   "SELECT $1, $2, $3, u.t, $4, u.j FROM unnest($5, $6) AS u(t, j)",
 					   6, wtypes);
-	p.update = prepare("UPDATE trading.agentpreds AS p SET payload = u.j "
+	p.update = fsmml_spi_prepare("UPDATE trading.agentpreds AS p SET payload = u.j "
 					   "FROM unnest($5, $6) AS u(t, j) "
 					   "WHERE p.agent_version_id = $1 AND p.symbol = $2 AND p.timeframe = $3 "
 					   "AND p.horizon = $4 AND p.\"timestamp\" = u.t",

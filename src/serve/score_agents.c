@@ -8,8 +8,8 @@
  * first bar, for its transition).  Each agent fills its fields of one
  * FsAgentRow per bar; their payloads go to trading.agentpreds through the
  * same merge-and-write as the direction champions (score.c), so a re-run
- * writes nothing.  Signals, states and transitions are upserts whose
- * DO UPDATE only fires when a value differs: a re-run writes no row version.
+ * writes nothing.  Signals, states and transitions are merged the same way
+ * (series_write.c): new rows written directly, changed ones upserted.
  */
 #include "postgres.h"
 
@@ -33,6 +33,7 @@
 #include "xgb.h"
 
 #define AGENT_BATCH 16384
+#define BATCH_CXT_SIZE (8 * 1024 * 1024)
 
 typedef struct AgentChampion
 {
@@ -116,102 +117,69 @@ append_feature(List **l, const char *name)
 	*l = lappend(*l, pstrdup(name));
 }
 
-/* Upserts changed rows only; sql has $1 symbol, $2 timeframe, then the arrays. */
-static void
-upsert(const char *sql, int nargs, Oid *types, Datum *values, const char *what)
-{
-	double		cpu0 = fsmml_cpu_ms();
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "writing %s failed: %s", what, SPI_result_code_string(rc));
-	fsmml_score_write_cpu_ms += fsmml_cpu_ms() - cpu0;
-}
-
-static Datum
-float8_array(const double *v, const bool *null, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	for (int i = 0; i < n; i++)
-	{
-		nulls[i] = (null && null[i]) || !isfinite(v[i]);
-		d[i] = Float8GetDatum(nulls[i] ? 0 : v[i]);
-	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, FLOAT8OID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 static Datum
 datum_array(Datum *d, int n, Oid type, int len, bool byval, char align)
 {
 	return PointerGetDatum(construct_array(d, n, type, len, byval, align));
 }
 
-static const char *signal_sql =
-"INSERT INTO trading.agentsignals AS s (symbol, timeframe, \"timestamp\", side, strength, size, sl, tp, "
-"payload, ensemble_version_id, agent_version_ids) "
-"SELECT $1, $2, t, sd, st, sz, l, p, j, $3, $4 "
-"FROM unnest($5::timestamptz[], $6::smallint[], $7::float8[], $8::float8[], $9::float8[], "
-"$10::float8[], $11::jsonb[]) AS u(t, sd, st, sz, l, p, j) "
-"ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET side = EXCLUDED.side, "
-"strength = EXCLUDED.strength, size = EXCLUDED.size, sl = EXCLUDED.sl, tp = EXCLUDED.tp, "
-"payload = EXCLUDED.payload, ensemble_version_id = EXCLUDED.ensemble_version_id, "
-"agent_version_ids = EXCLUDED.agent_version_ids "
-"WHERE (s.side, s.strength, s.size, s.sl, s.tp, s.payload, s.ensemble_version_id, s.agent_version_ids) "
-"IS DISTINCT FROM (EXCLUDED.side, EXCLUDED.strength, EXCLUDED.size, EXCLUDED.sl, EXCLUDED.tp, "
-"EXCLUDED.payload, EXCLUDED.ensemble_version_id, EXCLUDED.agent_version_ids)";
+/* A float8 column value: NULL when not finite (or when null says so). */
+static inline void
+f8(Datum *col, bool *nulls, int k, double v, bool null)
+{
+	nulls[k] = null || !isfinite(v);
+	col[k] = Float8GetDatum(nulls[k] ? 0 : v);
+}
 
-static const char *state_sql =
-"INSERT INTO trading.state_history AS s (symbol, timeframe, \"timestamp\", state, confidence, effort, "
-"result, compression, slope, speed, feat_score, agent_version_id) "
-"SELECT $1, $2, t, st, c, e, r, cp, sl, sp, fs, $3 "
-"FROM unnest($4::timestamptz[], $5::text[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], "
-"$10::float8[], $11::float8[], $12::float8[]) AS u(t, st, c, e, r, cp, sl, sp, fs) "
-"ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET state = EXCLUDED.state, "
-"confidence = EXCLUDED.confidence, effort = EXCLUDED.effort, result = EXCLUDED.result, "
-"compression = EXCLUDED.compression, slope = EXCLUDED.slope, speed = EXCLUDED.speed, "
-"feat_score = EXCLUDED.feat_score, agent_version_id = EXCLUDED.agent_version_id "
-"WHERE (s.state, s.confidence, s.effort, s.result, s.compression, s.slope, s.speed, s.feat_score, "
-"s.agent_version_id) IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.confidence, EXCLUDED.effort, "
-"EXCLUDED.result, EXCLUDED.compression, EXCLUDED.slope, EXCLUDED.speed, EXCLUDED.feat_score, "
-"EXCLUDED.agent_version_id)";
+static const SeriesCol signal_cols[] = {
+	{"side", INT2OID, false}, {"strength", FLOAT8OID, false}, {"size", FLOAT8OID, false},
+	{"sl", FLOAT8OID, false}, {"tp", FLOAT8OID, false}, {"payload", JSONBOID, false},
+	{"ensemble_version_id", INT8OID, true}, {"agent_version_ids", INT8ARRAYOID, true}
+};
+static const SeriesTable signal_table = {"agentsignals", lengthof(signal_cols), signal_cols};
 
-static const char *transition_sql =
-"INSERT INTO trading.transitions AS s (symbol, timeframe, \"timestamp\", from_state, to_state, "
-"confidence, reason, agent_version_id) "
-"SELECT $1, $2, t, f, tt, c, r, $3 "
-"FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::float8[], $8::text[]) AS u(t, f, tt, c, r) "
-"ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET from_state = EXCLUDED.from_state, "
-"to_state = EXCLUDED.to_state, confidence = EXCLUDED.confidence, reason = EXCLUDED.reason, "
-"agent_version_id = EXCLUDED.agent_version_id "
-"WHERE (s.from_state, s.to_state, s.confidence, s.reason, s.agent_version_id) IS DISTINCT FROM "
-"(EXCLUDED.from_state, EXCLUDED.to_state, EXCLUDED.confidence, EXCLUDED.reason, EXCLUDED.agent_version_id)";
+static const SeriesCol state_cols[] = {
+	{"state", TEXTOID, false}, {"confidence", FLOAT8OID, false}, {"effort", FLOAT8OID, false},
+	{"result", FLOAT8OID, false}, {"compression", FLOAT8OID, false}, {"slope", FLOAT8OID, false},
+	{"speed", FLOAT8OID, false}, {"feat_score", FLOAT8OID, false},
+	{"agent_version_id", INT8OID, true}
+};
+static const SeriesTable state_table = {"state_history", lengthof(state_cols), state_cols};
+
+static const SeriesCol transition_cols[] = {
+	{"from_state", TEXTOID, false}, {"to_state", TEXTOID, false},
+	{"confidence", FLOAT8OID, false}, {"reason", TEXTOID, false},
+	{"agent_version_id", INT8OID, true}
+};
+static const SeriesTable transition_table = {"transitions", lengthof(transition_cols), transition_cols};
+
+/* Column arrays of AGENT_BATCH rows for ncols columns. */
+static void
+alloc_cols(Datum **vals, bool **nulls, int ncols)
+{
+	for (int c = 0; c < ncols; c++)
+	{
+		vals[c] = palloc(sizeof(Datum) * AGENT_BATCH);
+		nulls[c] = palloc0(sizeof(bool) * AGENT_BATCH);
+	}
+}
 
 static void
 write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, int64 first,
 			  AgentChampion *ens, Datum version_ids, const char *const *missing, int nmissing,
 			  MemoryContext batchcxt)
 {
-	Oid			types[11] = {TEXTOID, TEXTOID, INT8OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
-		INT2ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID};
-	Datum		values[11];
+	Datum		consts[lengthof(signal_cols)] = {0};
+	Datum	   *vals[lengthof(signal_cols)];
+	bool	   *nulls[lengthof(signal_cols)];
 	Datum	   *ts = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *side = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *js = palloc(sizeof(Datum) * AGENT_BATCH);
-	double	   *st = palloc(sizeof(double) * AGENT_BATCH);
-	double	   *sz = palloc(sizeof(double) * AGENT_BATCH);
-	bool	   *sznull = palloc(sizeof(bool) * AGENT_BATCH);
-	double	   *sl = palloc(sizeof(double) * AGENT_BATCH);
-	double	   *tp = palloc(sizeof(double) * AGENT_BATCH);
+	SeriesWriter *w;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	values[2] = Int64GetDatum(ens->m.version_id);
-	values[3] = version_ids;
+	fsmml_lock_series_signals(symbol, timeframe);
+	consts[6] = Int64GetDatum(ens->m.version_id);
+	consts[7] = version_ids;
+	w = fsmml_series_writer_open(&signal_table, symbol, timeframe, consts);
+	alloc_cols(vals, nulls, 6);
 	for (int64 off = first; off < b->n; off += AGENT_BATCH)
 	{
 		int			m = (int) Min(AGENT_BATCH, b->n - off);
@@ -223,23 +191,16 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 			const FsAgentRow *r = &b->rows[off + k];
 
 			ts[k] = TimestampTzGetDatum(fsmml_unix_to_ts(b->bars->bars[b->row_from + off + k].ts));
-			side[k] = Int16GetDatum(r->ens_side);
-			st[k] = r->strength;
+			vals[0][k] = Int16GetDatum(r->ens_side);
+			f8(vals[1], nulls[1], k, r->strength, false);
 			/* the size ExecRules sized for the same side; 0 flat; NULL otherwise */
-			sznull[k] = !(r->ens_side == 0 || (r->why >= 0 && r->side == r->ens_side));
-			sz[k] = r->ens_side == 0 ? 0 : r->size;
-			sl[k] = r->ens_sl;
-			tp[k] = r->ens_tp;
-			js[k] = JsonbPGetDatum(fsmml_signal_payload(&ens->m, r, missing, nmissing));
+			f8(vals[2], nulls[2], k, r->ens_side == 0 ? 0 : r->size,
+			   !(r->ens_side == 0 || (r->why >= 0 && r->side == r->ens_side)));
+			f8(vals[3], nulls[3], k, r->ens_sl, false);
+			f8(vals[4], nulls[4], k, r->ens_tp, false);
+			vals[5][k] = JsonbPGetDatum(fsmml_signal_payload(&ens->m, r, missing, nmissing));
 		}
-		values[4] = datum_array(ts, m, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-		values[5] = datum_array(side, m, INT2OID, 2, true, TYPALIGN_SHORT);
-		values[6] = float8_array(st, NULL, m);
-		values[7] = float8_array(sz, sznull, m);
-		values[8] = float8_array(sl, NULL, m);
-		values[9] = float8_array(tp, NULL, m);
-		values[10] = datum_array(js, m, JSONBOID, -1, false, TYPALIGN_INT);
-		upsert(signal_sql, 11, types, values, "trading.agentsignals");
+		fsmml_series_write(w, m, ts, vals, nulls);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batchcxt);
 	}
@@ -247,38 +208,33 @@ write_signals(const char *symbol, const char *timeframe, const FsAgentBatch *b, 
 
 static void
 write_states(const char *symbol, const char *timeframe, const FsAgentBatch *b, int64 first,
-			 int64 version_id)
+			 int64 version_id, MemoryContext batchcxt)
 {
-	Oid			types[12] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-		FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, FLOAT8ARRAYOID};
-	Oid			ttypes[8] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
-	Datum		values[12];
-	Datum		tvalues[8];
+	Datum		consts[lengthof(state_cols)] = {0};
+	Datum		tconsts[lengthof(transition_cols)] = {0};
+	Datum	   *vals[lengthof(state_cols)];
+	bool	   *nulls[lengthof(state_cols)];
+	Datum	   *tvals[lengthof(transition_cols)];
+	bool	   *tnulls[lengthof(transition_cols)];
 	Datum	   *ts = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *names = palloc(sizeof(Datum) * AGENT_BATCH);
-	double	   *conf = palloc(sizeof(double) * AGENT_BATCH);
-	double	   *met[6];
 	Datum	   *tts = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *tfrom = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *tto = palloc(sizeof(Datum) * AGENT_BATCH);
-	Datum	   *treason = palloc(sizeof(Datum) * AGENT_BATCH);
-	double	   *tconf = palloc(sizeof(double) * AGENT_BATCH);
 	Datum		state_text[FS_FSM_NSTATES];
 	Datum		reason_text[FS_FSM_NSTATES];
+	SeriesWriter *w;
+	SeriesWriter *tw;
 	int			last = -1;
 
-	for (int j = 0; j < 6; j++)
-		met[j] = palloc(sizeof(double) * AGENT_BATCH);
 	for (int s = 0; s < FS_FSM_NSTATES; s++)
 	{
 		state_text[s] = CStringGetTextDatum(fs_fsm_state_name(s));
 		reason_text[s] = CStringGetTextDatum(fs_fsm_reason(s));
 	}
-	values[0] = tvalues[0] = CStringGetTextDatum(symbol);
-	values[1] = tvalues[1] = CStringGetTextDatum(timeframe);
-	values[2] = tvalues[2] = Int64GetDatum(version_id);
+	fsmml_lock_series_signals(symbol, timeframe);
+	consts[8] = tconsts[4] = Int64GetDatum(version_id);
+	w = fsmml_series_writer_open(&state_table, symbol, timeframe, consts);
+	tw = fsmml_series_writer_open(&transition_table, symbol, timeframe, tconsts);
+	alloc_cols(vals, nulls, 8);
+	alloc_cols(tvals, tnulls, 4);
 	/* the state before the range: the last known one of the bars before first */
 	for (int64 i = 0; i < first; i++)
 		if (b->rows[i].state >= 0)
@@ -288,50 +244,39 @@ write_states(const char *symbol, const char *timeframe, const FsAgentBatch *b, i
 		int			m = (int) Min(AGENT_BATCH, b->n - off);
 		int			ns = 0,
 					nt = 0;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		for (int k = 0; k < m; k++)
 		{
 			const FsAgentRow *r = &b->rows[off + k];
 			Datum		t = TimestampTzGetDatum(fsmml_unix_to_ts(b->bars->bars[b->row_from + off + k].ts));
+			double		conf = rint(r->confidence * 100) / 100;
 
 			if (r->state < 0)
 				continue;
 			ts[ns] = t;
-			names[ns] = state_text[(int) r->state];
-			conf[ns] = rint(r->confidence * 100) / 100;
+			vals[0][ns] = state_text[(int) r->state];
+			f8(vals[1], nulls[1], ns, conf, false);
 			for (int j = 0; j < 6; j++)
-				met[j][ns] = r->m[j];
+				f8(vals[2 + j], nulls[2 + j], ns, r->m[j], false);
 			ns++;
 			if (last >= 0 && r->state != last)
 			{
 				tts[nt] = t;
-				tfrom[nt] = state_text[last];
-				tto[nt] = state_text[(int) r->state];
-				tconf[nt] = rint(r->confidence * 100) / 100;
-				treason[nt] = reason_text[(int) r->state];
+				tvals[0][nt] = state_text[last];
+				tvals[1][nt] = state_text[(int) r->state];
+				f8(tvals[2], tnulls[2], nt, conf, false);
+				tvals[3][nt] = reason_text[(int) r->state];
 				nt++;
 			}
 			last = r->state;
 		}
-		if (ns > 0)
-		{
-			values[3] = datum_array(ts, ns, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-			values[4] = datum_array(names, ns, TEXTOID, -1, false, TYPALIGN_INT);
-			values[5] = float8_array(conf, NULL, ns);
-			for (int j = 0; j < 6; j++)
-				values[6 + j] = float8_array(met[j], NULL, ns);
-			upsert(state_sql, 12, types, values, "trading.state_history");
-		}
-		if (nt > 0)
-		{
-			tvalues[3] = datum_array(tts, nt, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-			tvalues[4] = datum_array(tfrom, nt, TEXTOID, -1, false, TYPALIGN_INT);
-			tvalues[5] = datum_array(tto, nt, TEXTOID, -1, false, TYPALIGN_INT);
-			tvalues[6] = float8_array(tconf, NULL, nt);
-			tvalues[7] = datum_array(treason, nt, TEXTOID, -1, false, TYPALIGN_INT);
-			upsert(transition_sql, 8, ttypes, tvalues, "trading.transitions");
-		}
+		old = MemoryContextSwitchTo(batchcxt);
+		fsmml_series_write(w, ns, ts, vals, nulls);
+		fsmml_series_write(tw, nt, tts, tvals, tnulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batchcxt);
 	}
 }
 
@@ -404,7 +349,9 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 				   const PredPlans *plans, PredTarget *target, MemoryContext opcxt)
 {
 	MemoryContext cxt = AllocSetContextCreate(opcxt, "fsmml score agents", ALLOCSET_DEFAULT_SIZES);
-	MemoryContext batchcxt = AllocSetContextCreate(opcxt, "fsmml score agents batch", ALLOCSET_DEFAULT_SIZES);
+	/* a batch's payloads fit its first block, which a reset keeps: no malloc churn per batch */
+	MemoryContext batchcxt = AllocSetContextCreate(opcxt, "fsmml score agents batch",
+												   BATCH_CXT_SIZE, BATCH_CXT_SIZE, BATCH_CXT_SIZE);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	int			found;
 	AgentChampion **champ = read_agent_champions(symbol, timeframe, cxt, &found);
@@ -515,7 +462,7 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 		st.inserted += one.inserted;
 		st.unchanged += one.unchanged;
 		if (strcmp(champ[a]->m.agent->kind, "state") == 0)
-			write_states(symbol, timeframe, &b, first, champ[a]->m.version_id);
+			write_states(symbol, timeframe, &b, first, champ[a]->m.version_id, batchcxt);
 	}
 	for (int a = 0; a < fsmml_nagents; a++)
 		if (champ[a] && strcmp(champ[a]->m.agent->kind, "ensemble") == 0)

@@ -67,6 +67,11 @@ typedef struct PredPlans
 } PredPlans;
 
 extern PredPlans fsmml_prepare_pred_plans(void);
+/* SPI_prepare, ERROR when it fails. */
+extern SPIPlanPtr fsmml_spi_prepare(const char *sql, int nargs, Oid *types);
+/* The same with cursor options (CURSOR_OPT_CUSTOM_PLAN: planned at every execution). */
+extern SPIPlanPtr fsmml_spi_prepare_opts(const char *sql, int nargs, Oid *types,
+										 int cursor_options);
 extern bool fsmml_payload_equal(Datum stored, Jsonb *computed);
 extern void fsmml_write_rows(SPIPlanPtr plan, Datum *values, const Datum *tsd, const Datum *jd,
 							 int n, int expect);
@@ -110,6 +115,32 @@ extern void fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, 
 /* Process CPU time in ms (all threads); CPU spent writing during the current fsmml_score. */
 extern double fsmml_cpu_ms(void);
 extern double fsmml_score_write_cpu_ms;
+
+/* ---- series_write.c: rows keyed by (symbol, timeframe, "timestamp") */
+
+#define SERIES_MAXCOLS 12
+typedef struct SeriesCol
+{
+	const char *name;
+	Oid			type;
+	bool		constant;		/* the same value in every row of a call */
+} SeriesCol;
+typedef struct SeriesTable
+{
+	const char *table;			/* in schema trading, UNIQUE (symbol, timeframe, "timestamp") */
+	int			ncols;
+	const SeriesCol *cols;		/* the columns written besides the key */
+} SeriesTable;
+typedef struct SeriesWriter SeriesWriter;
+
+/* Prepares the statements; constvals[c] for each constant column (others ignored). */
+extern SeriesWriter *fsmml_series_writer_open(const SeriesTable *s, const char *symbol,
+											  const char *timeframe, const Datum *constvals);
+/* Rows ascending by ts; vals[c][k] (and nulls[c][k], nulls[c] NULL: none) per non-constant c. */
+extern void fsmml_series_write(SeriesWriter *w, int n, const Datum *ts, Datum *const *vals,
+							   bool *const *nulls);
+extern void fsmml_series_writer_stats(const SeriesWriter *w, int64 *inserted, int64 *upserted,
+									  int64 *unchanged);
 
 /* ---- score_agents.c: the non-direction champions, signals, states, transitions */
 
