@@ -737,6 +737,7 @@ SELECT e.id AS endpoint_id, e.name, e.kind, e.enabled, e.disabled_reason, e.fail
        count(o.id) FILTER (WHERE o.status = 'failed') AS failed,
        min(o.created_at) FILTER (WHERE o.status IN ('queued', 'sending')) AS oldest_undelivered,
        (SELECT l.last_error FROM fsmml.outbox l WHERE l.endpoint_id = e.id AND l.last_error IS NOT NULL
+          AND l.status <> 'delivered'
         ORDER BY l.last_attempt_at DESC NULLS LAST LIMIT 1) AS last_error
 FROM fsmml.endpoints e LEFT JOIN fsmml.outbox o ON o.endpoint_id = e.id
 GROUP BY e.id;

@@ -273,6 +273,41 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
 		elog(ERROR, "fsmml delivery: SPI_execute failed (%d): %s", rc, sql);
 }
 
+/*
+ * The statements of every pass, planned once (planning cost more than running
+ * them); the plan cache re-plans after DDL on the tables.
+ */
+enum
+{
+	PLAN_RECORD,
+	PLAN_REVIEWS,
+	PLAN_CLAIM,
+	PLAN_NEXT_DUE,
+	NPLANS
+};
+static SPIPlanPtr plans[NPLANS];
+
+static void
+spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+			  int expect)
+{
+	int			rc;
+
+	if (plans[which] == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "fsmml delivery: SPI_prepare failed: %s", sql);
+		plans[which] = p;
+	}
+	rc = SPI_execute_plan(plans[which], values, nulls, false, 0);
+	if (rc != expect)
+		elog(ERROR, "fsmml delivery: SPI_execute_plan failed (%d): %s", rc, sql);
+}
+
+static void disable_failing(void);
+
 static void
 record_results(Results *res)
 {
@@ -294,7 +329,7 @@ record_results(Results *res)
 			Int32GetDatum(fsmml_delivery_max_attempts),
 		Int32GetDatum(fsmml_delivery_retry_delay)};
 
-		spi_exec("WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
+		spi_plan_exec(PLAN_RECORD, "WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
 				 "           AS r(id, ok, permanent, http, err, retry_after)),"
 				 " upd AS ("
 				 "  UPDATE fsmml.outbox o SET"
@@ -314,7 +349,7 @@ record_results(Results *res)
 				 " FROM (SELECT endpoint_id, bool_or(ok) AS ok FROM upd GROUP BY endpoint_id) x"
 				 " WHERE e.id = x.endpoint_id"
 				 "   AND (x.ok AND e.failing_since IS NOT NULL OR NOT x.ok AND e.failing_since IS NULL)",
-				 8, types, values, SPI_OK_UPDATE);
+				 8, types, values, NULL, SPI_OK_UPDATE);
 	}
 	if (res->nr > 0)
 	{
@@ -326,12 +361,12 @@ record_results(Results *res)
 			array_of(res->r_url, NULL, res->nr, TEXTOID),
 		array_of(res->r_latency, NULL, res->nr, FLOAT8OID)};
 
-		spi_exec("INSERT INTO fsmml.signal_reviews (outbox_id, endpoint_id, symbol, timeframe, signal_ts,"
+		spi_plan_exec(PLAN_REVIEWS, "INSERT INTO fsmml.signal_reviews (outbox_id, endpoint_id, symbol, timeframe, signal_ts,"
 				 "                                  verdict, model, answered_by, latency_ms)"
 				 " SELECT o.id, o.endpoint_id, o.symbol, o.timeframe, o.signal_ts, r.v, r.m, r.u, r.l"
 				 " FROM unnest($1, $2, $3, $4, $5) AS r(id, v, m, u, l) JOIN fsmml.outbox o ON o.id = r.id"
 				 " ON CONFLICT (outbox_id) DO NOTHING",
-				 5, types, values, SPI_OK_INSERT);
+				 5, types, values, NULL, SPI_OK_INSERT);
 	}
 	if (any_failed)
 		disable_failing();
@@ -347,7 +382,7 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 	SPITupleTable *tt;
 	int			n;
 
-	spi_exec("WITH heads AS ("
+	spi_plan_exec(PLAN_CLAIM, "WITH heads AS ("
 			 "  SELECT w.id FROM fsmml.endpoints e CROSS JOIN LATERAL ("
 			 "    SELECT o.id, o.status, bool_and(o.status = 'sending' OR o.next_attempt_at <= clock_timestamp())"
 			 "             OVER (ORDER BY o.signal_ts, o.id) AS ok"
@@ -363,7 +398,7 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 			 " WHERE o.id = c.id AND e.id = o.endpoint_id"
 			 " RETURNING o.id, o.endpoint_id, e.kind, e.url, e.fallback_urls, e.timeout_ms, s.secret,"
 			 "           o.webhook_id, o.body, o.signal_ts",
-			 1, &t, &v, SPI_OK_UPDATE_RETURNING);
+			 1, &t, &v, NULL, SPI_OK_UPDATE_RETURNING);
 	n = SPI_processed;
 	tt = SPI_tuptable;
 	for (int i = 0; i < n; i++)
@@ -423,11 +458,11 @@ next_due_ms(void)
 	bool		isnull;
 	Datum		d;
 
-	spi_exec("SELECT extract(epoch FROM min(h.next_attempt_at) - clock_timestamp()) * 1000"
+	spi_plan_exec(PLAN_NEXT_DUE, "SELECT extract(epoch FROM min(h.next_attempt_at) - clock_timestamp()) * 1000"
 			 " FROM fsmml.endpoints e CROSS JOIN LATERAL ("
 			 "   SELECT o.next_attempt_at, o.status FROM fsmml.outbox o WHERE o.endpoint_id = e.id"
 			 "   AND o.status IN ('queued', 'sending') ORDER BY o.signal_ts, o.id LIMIT 1) h"
-			 " WHERE e.enabled AND h.status = 'queued'", 0, NULL, NULL, SPI_OK_SELECT);
+			 " WHERE e.enabled AND h.status = 'queued'", 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return IDLE_SLEEP_MS;
