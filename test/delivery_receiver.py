@@ -56,7 +56,10 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except OSError:      # the client gave up (its timeout): nothing to answer
+            pass
 
     def do_POST(self):
         t = time.time()
