@@ -8,7 +8,9 @@ first requests: a comma-separated list of  ok | 500 | 429:SECONDS | hang:SECONDS
   --telegram           answer like the Bot API (429 as {"ok":false,"parameters":{"retry_after":N}})
   --ollama MODEL       answer like Ollama's /api/generate
   --redirect URL       answer 302 to URL
-  --quiet              log only id and time (bench)
+  --quiet              log only id and time
+  --fast               asyncio keep-alive server answering 200 at once; logs id, time and the
+                       body's "timestamp" (bench/delivery.sh: the receiver must not be the limit)
 The chosen port is written to --port-file once listening."""
 import argparse, base64, hashlib, hmac, json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,7 @@ ap.add_argument("--telegram", action="store_true")
 ap.add_argument("--ollama")
 ap.add_argument("--redirect")
 ap.add_argument("--quiet", action="store_true")
+ap.add_argument("--fast", action="store_true")
 args = ap.parse_args()
 
 plan = [p for p in args.plan.split(",") if p]
@@ -100,11 +103,47 @@ class H(BaseHTTPRequestHandler):
         return self.answer(200)
 
 
+def write_port(port):
+    import os
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        os.replace(args.port_file + ".tmp", args.port_file)
+
+
+if args.fast:
+    import asyncio, re
+    TS = re.compile(rb'"timestamp": "([^"]+)"}$')
+
+    async def serve(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                n, msg_id = 0, None
+                for line in head.split(b"\r\n"):
+                    k, _, v = line.partition(b":")
+                    k = k.lower()
+                    if k == b"content-length":
+                        n = int(v)
+                    elif k == b"webhook-id":
+                        msg_id = v.strip().decode()
+                body = await reader.readexactly(n)
+                t = time.time()
+                m = TS.search(body)
+                log.write('{"t": %.6f, "id": "%s", "ts": "%s"}\n' % (t, msg_id, m.group(1).decode() if m else ""))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main():
+        srv = await asyncio.start_server(serve, args.host, args.port)
+        write_port(srv.sockets[0].getsockname()[1])
+        await srv.serve_forever()
+
+    asyncio.run(main())
+    sys.exit(0)
+
 srv = ThreadingHTTPServer((args.host, args.port), H)
 srv.daemon_threads = True
-if args.port_file:
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    import os
-    os.replace(args.port_file + ".tmp", args.port_file)
+write_port(srv.server_address[1])
 srv.serve_forever()

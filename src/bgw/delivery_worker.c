@@ -69,7 +69,8 @@ PG_FUNCTION_INFO_V1(fsmml_delivery_wake);
 
 #define IDLE_SLEEP_MS 60000L
 #define HOUSEKEEPING_MS 60000L
-#define BUSY_POLL_MS 2
+#define BUSY_POLL_MS 1
+#define BATCH_WAIT_US 2000
 
 typedef struct DeliveryShared
 {
@@ -274,8 +275,10 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
 }
 
 /*
- * The statements of every pass, planned once (planning cost more than running
- * them); the plan cache re-plans after DDL on the tables.
+ * The statements of every pass, prepared once.  The claim, whose planning
+ * cost more than its run, keeps one generic plan (made again every minute,
+ * and by the plan cache after DDL); the others are planned with their
+ * arrays' values, cheaply, so their row estimates are the batch's.
  */
 enum
 {
@@ -295,7 +298,8 @@ spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, 
 
 	if (plans[which] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, which == PLAN_CLAIM ?
+											 CURSOR_OPT_GENERIC_PLAN : CURSOR_OPT_CUSTOM_PLAN);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
 			elog(ERROR, "fsmml delivery: SPI_prepare failed: %s", sql);
@@ -390,12 +394,13 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 			 "          AND o.status IN ('queued', 'sending') ORDER BY o.signal_ts, o.id"
 			 "          LIMIT e.max_in_flight) o) w"
 			 "  WHERE e.enabled AND w.status = 'queued' AND w.ok LIMIT $1),"
-			 " claimed AS (SELECT o.id FROM fsmml.outbox o WHERE o.id IN (SELECT id FROM heads)"
+			 /* = ANY (ARRAY(...)): a primary-key probe per row, whatever the outbox's size at planning */
+			 " claimed AS (SELECT o.id FROM fsmml.outbox o WHERE o.id = ANY (ARRAY(SELECT id FROM heads))"
 			 "             FOR UPDATE SKIP LOCKED)"
 			 " UPDATE fsmml.outbox o SET status = 'sending', attempts = o.attempts + 1,"
 			 "   last_attempt_at = clock_timestamp(), first_sent_at = coalesce(o.first_sent_at, clock_timestamp())"
-			 " FROM claimed c, fsmml.endpoints e LEFT JOIN fsmml.endpoint_secrets s ON s.endpoint_id = e.id"
-			 " WHERE o.id = c.id AND e.id = o.endpoint_id"
+			 " FROM fsmml.endpoints e LEFT JOIN fsmml.endpoint_secrets s ON s.endpoint_id = e.id"
+			 " WHERE o.id = ANY (ARRAY(SELECT id FROM claimed)) AND e.id = o.endpoint_id"
 			 " RETURNING o.id, o.endpoint_id, e.kind, e.url, e.fallback_urls, e.timeout_ms, s.secret,"
 			 "           o.webhook_id, o.body, o.signal_ts",
 			 1, &t, &v, NULL, SPI_OK_UPDATE_RETURNING);
@@ -660,6 +665,8 @@ fsmml_delivery_main(Datum arg)
 	bool		due = true;
 	TimestampTz next_due = 0;
 	TimestampTz next_housekeeping = 0;
+	TimestampTz first_result_at = 0;
+	int			inflight_at_pass = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -668,6 +675,14 @@ fsmml_delivery_main(Datum arg)
 	pgstat_report_appname("fsmml delivery");
 	/* a lost "delivered" mark is a resend with the same webhook-id (header comment) */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Every statement of a pass is a few rows probing an index; a plan made
+	 * on an empty outbox must not scan the table when it has grown.
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* small statements: compiling them would cost more than running them */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	SpinLockAcquire(&dshared->mutex);
 	dshared->pid = MyProcPid;
@@ -713,7 +728,17 @@ fsmml_delivery_main(Datum arg)
 			(void) finish_request(http, r, &res, passcxt);
 		}
 		now = GetCurrentTimestamp();
-		if (res.n > 0 || woke || now >= next_due)
+		if (res.n > 0 && first_result_at == 0)
+			first_result_at = now;
+		/*
+		 * Results are recorded in batches: at once when half of what was in
+		 * flight has ended (always, with one request in flight) or nothing is
+		 * in flight, else after BATCH_WAIT_US; a wake-up or an expired
+		 * back-off runs a pass anyway.
+		 */
+		if (woke || now >= next_due ||
+			(res.n > 0 && (res.n * 2 >= inflight_at_pass || delivery_http_in_flight(http) == 0 ||
+						   now - first_result_at >= BATCH_WAIT_US)))
 			due = true;
 
 		if (due)
@@ -721,6 +746,7 @@ fsmml_delivery_main(Datum arg)
 			MemoryContext old = MemoryContextSwitchTo(passcxt);
 			FsmmlUserScope scope;
 			long		sleep_ms = IDLE_SLEEP_MS;
+			int			nclaimed = 0;
 
 			dlist_init(&claimed);
 			begin_xact();
@@ -740,10 +766,17 @@ fsmml_delivery_main(Datum arg)
 				record_results(&res);
 				room = fsmml_delivery_max_in_flight - delivery_http_in_flight(http);
 				if (room > 0)
-					(void) claim(http, Min(room, 4096), &claimed);
-				sleep_ms = next_due_ms();
+					nclaimed = claim(http, Min(room, 4096), &claimed);
+				/* with transfers in flight a pass comes soon anyway: the back-offs are checked when idle */
+				sleep_ms = delivery_http_in_flight(http) > 0 || nclaimed > 0 ? 1000 : next_due_ms();
 				if (now >= next_housekeeping)
 				{
+					for (int k = 0; k < NPLANS; k++)
+					{
+						if (plans[k])
+							SPI_freeplan(plans[k]);
+						plans[k] = NULL;
+					}
 					prune();
 					disable_failing();	/* also when no transfer ends any more */
 					next_housekeeping = now + HOUSEKEEPING_MS * 1000;
@@ -771,6 +804,8 @@ fsmml_delivery_main(Datum arg)
 				(void) finish_request(http, r, &res, passcxt);
 			}
 			next_due = GetCurrentTimestamp() + (int64) sleep_ms * 1000;
+			inflight_at_pass = delivery_http_in_flight(http);
+			first_result_at = 0;
 			due = res.n > 0 || !dlist_is_empty(&done);
 			if (!ready)
 				next_due = GetCurrentTimestamp() + 10000 * 1000;	/* CREATE EXTENSION sets no latch */
