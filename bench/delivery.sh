@@ -10,7 +10,8 @@
 #        ordered-1   one endpoint, max_in_flight 1 (strict order: one request at a time)
 #        window-16   one endpoint, max_in_flight 16 (16 in flight, order of sending only)
 #        ordered-x8  eight endpoints, max_in_flight 1 each (eight strictly ordered streams)
-#      and the worker's CPU over the drain (from /proc/PID/stat).
+#      and the worker's time on a CPU and waiting for one over the drain (/proc/PID/schedstat):
+#      on a loaded machine the second says how much of the rate the machine, not the worker, set.
 #   2. commit-to-send: 300 one-row transactions 20 ms apart; p50/p90/p99 of
 #        claim   outbox.first_sent_at - created_at (the worker's claim after the commit)
 #        arrive  receiver arrival - the body's timestamp (clock_timestamp() in the trigger, just
@@ -36,19 +37,23 @@ allow_urls "http://127.0.0.1:$F/"
 HZ=$(getconf CLK_TCK)
 wpid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'fsmml delivery'")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$wpid/stat"; }
+# ns on a CPU and ns runnable but waiting for one (a loaded machine): /proc/PID/schedstat
+sched() { cat "/proc/$wpid/schedstat"; }
 echo "delivery worker pid $wpid; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 drain() {   # drain NAME: N signals, wait for all delivered, print the rate and the worker's CPU
-    local name=$1 c0 c1 t0 t1
+    local name=$1 c0 c1 t0 t1 s0 s1
     q "TRUNCATE fsmml.outbox" >/dev/null
     q "DELETE FROM trading.agentsignals" >/dev/null
-    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    c0=$(cpu_ticks); t0=$(date +%s.%N); s0=$(sched)
     signals B "$N" 0
     wait_for 300 "SELECT count(*) = 0 FROM fsmml.outbox WHERE status <> 'delivered'" >/dev/null
-    c1=$(cpu_ticks); t1=$(date +%s.%N)
-    q "SELECT format('%-11s %6s rows  %7s deliveries/s  worker CPU %s %%', '$name', count(*),
-                     round(count(*) / extract(epoch FROM max(delivered_at) - min(first_sent_at))),
-                     round(100.0 * ($c1 - $c0) / $HZ / ($t1 - $t0)))
+    c1=$(cpu_ticks); t1=$(date +%s.%N); s1=$(sched)
+    read -r on0 wait0 _ <<<"$s0"; read -r on1 wait1 _ <<<"$s1"
+    q "SELECT format('%-11s %6s rows  %7s deliveries/s  worker on a CPU %s %%, waiting for one %s %%, %s deliveries per worker CPU-second',
+                     '$name', count(*), round(count(*) / extract(epoch FROM max(delivered_at) - min(first_sent_at))),
+                     round(100.0 * ($on1 - $on0) / 1e9 / ($t1 - $t0)), round(100.0 * ($wait1 - $wait0) / 1e9 / ($t1 - $t0)),
+                     round(count(*) / (($on1 - $on0) / 1e9)))
        FROM fsmml.outbox WHERE status = 'delivered'"
 }
 echo "== 1. deliveries/s, $N signals"

@@ -1293,6 +1293,14 @@ AS $$
 DECLARE
     new_id bigint;
 BEGIN
+    -- the delivery worker serves one database (and runs only under shared_preload_libraries)
+    IF current_setting('fsmml.database', true) IS DISTINCT FROM current_database() THEN
+        RAISE EXCEPTION 'fsmml''s delivery worker serves database %, not %',
+                        coalesce(current_setting('fsmml.database', true), '(none: fsmml is not preloaded)'),
+                        current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create endpoints in the database named by fsmml.database, with fsmml in shared_preload_libraries.';
+    END IF;
     IF kind = 'telegram' AND secret IS NULL THEN
         RAISE EXCEPTION 'a telegram endpoint needs its bot token as the secret'
             USING ERRCODE = 'invalid_parameter_value',

@@ -38,6 +38,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -751,6 +752,9 @@ fsmml_delivery_main(Datum arg)
 			dlist_init(&claimed);
 			begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "fsmml delivery pass");
+			/* DROP EXTENSION: wait for it again rather than fail on missing tables */
+			if (ready && !OidIsValid(get_extension_oid("fsmml", true)))
+				ready = false;
 			if (!ready && extension_ready())
 			{
 				fsmml_owner_enter(&scope);

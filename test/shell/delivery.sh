@@ -34,6 +34,9 @@ out=$(psql -X -c "SET fsmml.allowed_urls = 'file:///'" -c "SELECT fsmml_create_e
 check "a non-http scheme is refused even when listed" grep -q 'is not http or https' <<<"$out"
 allow_urls "http://127.0.0.1:$A/"
 check "no endpoint was created by the refused calls" [ "$(q "SELECT count(*) FROM fsmml.endpoints")" = 0 ]
+out=$(PGDATABASE=$TEST_DB psql -X -c "SELECT fsmml_create_endpoint('elsewhere', 'webhook', 'http://127.0.0.1:$A/')" 2>&1)
+check "an endpoint outside fsmml.database (no worker serves it) is refused" \
+    grep -q "delivery worker serves database $SCHED_DB, not $TEST_DB" <<<"$out"
 
 # ---- exactly once, in order, signed
 q "SELECT fsmml_create_endpoint('orders', 'webhook', 'http://127.0.0.1:$A/hook', '$SECRET', symbols => '{BTCUSDT}')" >/dev/null
