@@ -1174,7 +1174,8 @@ CREATE FUNCTION fsmml_check_endpoint_url(url text) RETURNS void
 -- Sets the delivery worker's latch when the current transaction commits.
 CREATE FUNCTION fsmml_delivery_wake() RETURNS void
     AS 'MODULE_PATHNAME', 'fsmml_delivery_wake'
-    LANGUAGE C VOLATILE;
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION fsmml.endpoints_check() RETURNS trigger
 LANGUAGE plpgsql
@@ -1230,9 +1231,11 @@ SELECT CASE e.kind
 $$;
 
 /* Statement triggers with transition tables: one INSERT ... SELECT per statement, whatever its
- * size.  SECURITY DEFINER as fsmml_owner: the writer of a signal needs no right on the outbox. */
+ * size.  They run as the writer of the signals: fsmml_owner (fsmml's functions write signals in
+ * owner mode) or a superuser; a role granted INSERT on trading.agentsignals needs INSERT on
+ * fsmml.outbox too. */
 CREATE FUNCTION fsmml.agentsignals_outbox() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1344,7 +1347,6 @@ ALTER TABLE fsmml.endpoint_secrets OWNER TO fsmml_owner;
 ALTER TABLE fsmml.outbox OWNER TO fsmml_owner;
 ALTER TABLE fsmml.signal_reviews OWNER TO fsmml_owner;
 ALTER VIEW fsmml.delivery_status OWNER TO fsmml_owner;
-ALTER FUNCTION fsmml.agentsignals_outbox() OWNER TO fsmml_owner;
 -- Admins manage endpoints and may read secrets; readers and trainers see neither.
 GRANT SELECT, INSERT, UPDATE, DELETE ON fsmml.endpoints, fsmml.endpoint_secrets TO fsmml_admin;
 GRANT SELECT ON fsmml.outbox, fsmml.delivery_status TO fsmml_admin;

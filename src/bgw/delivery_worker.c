@@ -550,6 +550,24 @@ json_retry_after(const char *resp)
 	return v;
 }
 
+/*
+ * Text from a receiver, safe to store: at most max bytes, cut at a character
+ * boundary; bytes that are not valid in the database encoding become '?'.
+ */
+static char *
+receiver_text(const char *s, int max)
+{
+	int			len = strlen(s);
+	char	   *t = pstrdup(s);
+
+	if (!pg_verifymbstr(t, len, true))
+		for (char *p = t; *p; p++)
+			if ((unsigned char) *p >= 0x80)
+				*p = '?';
+	t[pg_mbcliplen(t, len, Min(len, max))] = '\0';
+	return t;
+}
+
 /* An llm answer: the "response" (verdict) and "model" of Ollama's /api/generate, or false. */
 static bool
 llm_answer(const char *resp, char **verdict, char **model)
@@ -561,9 +579,9 @@ llm_answer(const char *resp, char **verdict, char **model)
 
 	if (ok)
 	{
-		/* a verdict, not an essay: first 500 bytes, clipped at a character boundary */
-		*verdict = pnstrdup(r->valuestring, pg_mbcliplen(r->valuestring, strlen(r->valuestring), 500));
-		*model = cJSON_IsString(m) ? pstrdup(m->valuestring) : NULL;
+		/* a verdict, not an essay: its first 500 bytes */
+		*verdict = receiver_text(r->valuestring, 500);
+		*model = cJSON_IsString(m) ? receiver_text(m->valuestring, 200) : NULL;
 	}
 	cJSON_Delete(j);
 	return ok;
@@ -609,7 +627,8 @@ finish_request(DeliveryHttp *h, DeliveryRequest *r, Results *res, MemoryContext 
 	}
 	else
 	{
-		err = psprintf("HTTP %ld%s%.200s", r->http_status, r->resp ? ": " : "", r->resp ? r->resp : "");
+		err = psprintf("HTTP %ld%s%s", r->http_status, r->resp ? ": " : "",
+					   r->resp ? receiver_text(r->resp, 200) : "");
 		if (r->http_status == 429 || r->http_status == 503)
 		{
 			int64		ja = r->kind == DELIVERY_TELEGRAM ? json_retry_after(r->resp) : -1;
