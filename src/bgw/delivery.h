@@ -1,6 +1,7 @@
 /*
  * delivery.h — signals out of the database: the outbox delivery worker
- * (delivery_worker.c), its HTTP client over libcurl's multi interface
+ * (delivery_worker.c; its registration, shared memory and wake-up in
+ * delivery_shmem.c), its HTTP client over libcurl's multi interface
  * (delivery_http.c), Standard Webhooks signatures (delivery_sign.c) and the
  * endpoints' URL allow-list (endpoints.c).
  */
@@ -19,7 +20,8 @@ extern int	fsmml_delivery_retry_delay; /* ms, doubled per attempt */
 extern int	fsmml_delivery_retention;	/* seconds */
 extern int	fsmml_delivery_max_in_flight;
 
-extern void fsmml_delivery_init(void);
+extern void fsmml_delivery_init(void);	/* delivery_shmem.c */
+extern void fsmml_delivery_attach(void);
 extern void fsmml_endpoints_guc_init(void);
 
 /* NULL when url may be called, else why not (palloc'd). */
