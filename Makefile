@@ -26,7 +26,9 @@ OBJS = \
 	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/launcher.o \
 	src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o \
 	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o \
-	src/backtest/optimize_params.o src/backtest/report.o src/backtest/svg.o
+	src/backtest/optimize_params.o src/backtest/report.o src/backtest/svg.o \
+	src/bgw/endpoints.o src/bgw/delivery_sign.o src/bgw/delivery_http.o src/bgw/delivery_shmem.o \
+	src/bgw/delivery_worker.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs are every sql/*.sql that is not an install/upgrade script,
@@ -42,7 +44,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(addprefix -I$(srcdir)/src/,$(SUBSYSTEMS)) -DFSMM
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-sign-compare -Werror -O2 $(FSMML_CFLAGS)
 # FSMML_CFLAGS=-DUSE_ASSERT_CHECKING builds the assert-enabled variant the test suite also runs.
-SHLIB_LINK  = -lxgboost -lcjson -lcurl -lm
+SHLIB_LINK  = -lxgboost -lcjson -lcurl -lcrypto -lm
 
 EXTRA_CLEAN = META.json.tmp results output_iso regression.diffs regression.out test/kernel/kernel_cli bench/kernel_bench
 

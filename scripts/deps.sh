@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(make gcc libc6-dev
       postgresql-15 postgresql-server-dev-15
-      libxgboost-dev libcjson-dev libcurl4-openssl-dev
+      libxgboost-dev libcjson-dev libcurl4-openssl-dev libssl-dev
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       python3 python3-numpy python3-pandas python3-xgboost python3-psycopg2 python3-sklearn python3-statsmodels
       python3-optuna chromium

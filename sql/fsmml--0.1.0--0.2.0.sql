@@ -749,3 +749,264 @@ REVOKE ALL ON FUNCTION fsmml_versions_changed() FROM PUBLIC;
 ALTER TABLE fsmml.feature_state ALTER COLUMN state SET STORAGE EXTERNAL;
 ALTER TABLE fsmml.feature_state SET (toast_tuple_target = 8160);
 /* ---- end i9 ---- */
+/* ---- i11: signals out of the database (issue 11) ------------------------------------------------
+ * A transactional outbox: a statement trigger on trading.agentsignals (every writer: batch
+ * fsmml_score, live scoring, a user's INSERT) writes one fsmml.outbox row per matching enabled
+ * endpoint in the same transaction and wakes the delivery worker at commit (src/bgw/delivery_*.c).
+ * Endpoints are admin-only; their secrets live in fsmml.endpoint_secrets, which only fsmml_admin
+ * may read.  URLs must start with a prefix of the superuser-only setting fsmml.allowed_urls. */
+CREATE TABLE fsmml.endpoints (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    kind            text NOT NULL CHECK (kind IN ('webhook', 'telegram', 'llm')),
+    url             text NOT NULL,
+    fallback_urls   text[] NOT NULL DEFAULT '{}',
+    symbols         text[],
+    timeframes      text[],
+    enabled         boolean NOT NULL DEFAULT true,
+    timeout_ms      integer NOT NULL DEFAULT 5000 CHECK (timeout_ms BETWEEN 10 AND 600000),
+    max_in_flight   integer NOT NULL DEFAULT 1 CHECK (max_in_flight BETWEEN 1 AND 64),
+    chat_id         text,
+    model           text,
+    failing_since   timestamptz,
+    disabled_reason text,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CHECK (kind <> 'telegram' OR chat_id IS NOT NULL),
+    CHECK (kind <> 'llm' OR model IS NOT NULL),
+    CHECK (kind = 'llm' OR fallback_urls = '{}')
+);
+
+CREATE TABLE fsmml.endpoint_secrets (
+    endpoint_id     bigint PRIMARY KEY REFERENCES fsmml.endpoints (id) ON DELETE CASCADE,
+    secret          text NOT NULL
+);
+
+CREATE TABLE fsmml.outbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    endpoint_id     bigint NOT NULL REFERENCES fsmml.endpoints (id) ON DELETE CASCADE,
+    webhook_id      text NOT NULL,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL,
+    signal_ts       timestamptz NOT NULL,
+    body            text NOT NULL,
+    status          text NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'sending', 'delivered', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    first_sent_at   timestamptz,
+    last_attempt_at timestamptz,
+    delivered_at    timestamptz,
+    last_http_status integer,
+    last_error      text
+);
+-- The worker's claim: the head of each endpoint's queue in signal order.
+CREATE INDEX outbox_pending ON fsmml.outbox (endpoint_id, signal_ts, id)
+    WHERE status IN ('queued', 'sending');
+CREATE INDEX outbox_finished ON fsmml.outbox (delivered_at) WHERE status = 'delivered';
+
+CREATE TABLE fsmml.signal_reviews (
+    outbox_id       bigint PRIMARY KEY,
+    endpoint_id     bigint NOT NULL,
+    symbol          text NOT NULL,
+    timeframe       text NOT NULL,
+    signal_ts       timestamptz NOT NULL,
+    verdict         text NOT NULL,
+    model           text,
+    answered_by     text NOT NULL,
+    latency_ms      double precision NOT NULL,
+    reviewed_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX signal_reviews_signal ON fsmml.signal_reviews (symbol, timeframe, signal_ts);
+
+-- Refuses a URL outside fsmml.allowed_urls (src/bgw/endpoints.c); the worker checks again at send time.
+CREATE FUNCTION fsmml_check_endpoint_url(url text) RETURNS void
+    AS 'MODULE_PATHNAME', 'fsmml_check_endpoint_url'
+    LANGUAGE C STABLE STRICT;
+-- Sets the delivery worker's latch when the current transaction commits.
+CREATE FUNCTION fsmml_delivery_wake() RETURNS void
+    AS 'MODULE_PATHNAME', 'fsmml_delivery_wake'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION fsmml.endpoints_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u text;
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.url IS DISTINCT FROM OLD.url
+       OR NEW.fallback_urls IS DISTINCT FROM OLD.fallback_urls THEN
+        PERFORM @extschema@.fsmml_check_endpoint_url(NEW.url);
+        FOREACH u IN ARRAY NEW.fallback_urls LOOP
+            PERFORM @extschema@.fsmml_check_endpoint_url(u);
+        END LOOP;
+    END IF;
+    IF NEW.enabled AND TG_OP = 'UPDATE' AND NOT OLD.enabled THEN
+        NEW.disabled_reason := NULL;
+        NEW.failing_since := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER endpoints_check BEFORE INSERT OR UPDATE ON fsmml.endpoints
+    FOR EACH ROW EXECUTE FUNCTION fsmml.endpoints_check();
+
+-- What one endpoint receives for one signal: the exact bytes that are signed and sent.
+CREATE FUNCTION fsmml.outbox_body(e fsmml.endpoints, s jsonb, event text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE e.kind
+    WHEN 'webhook' THEN jsonb_build_object(
+        'type', event, 'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        'data', s - 'created_at')::text
+    WHEN 'telegram' THEN jsonb_build_object(
+        'chat_id', e.chat_id,
+        'text', format('%s %s %s at %s: strength %s, size %s, SL %s, TP %s',
+                       CASE (s ->> 'side')::int WHEN 1 THEN 'LONG' WHEN -1 THEN 'SHORT' ELSE 'FLAT' END,
+                       s ->> 'symbol', s ->> 'timeframe', s ->> 'timestamp',
+                       round((s ->> 'strength')::numeric, 3), coalesce(s ->> 'size', '-'),
+                       coalesce(s ->> 'sl', '-'), coalesce(s ->> 'tp', '-')))::text
+    ELSE jsonb_build_object(
+        'model', e.model, 'stream', false,
+        'prompt', format('You review trading signals. Signal: %s. Agents'' outputs for this bar: %s. '
+                         'Answer with AGREE or DISAGREE, then one short sentence why.',
+                         (s - 'created_at')::text,
+                         coalesce((SELECT jsonb_object_agg(v.agent, p.payload)
+                                   FROM trading.agentpreds p
+                                   JOIN trading.agentversions v ON v.id = p.agent_version_id
+                                   WHERE p.symbol = s ->> 'symbol' AND p.timeframe = s ->> 'timeframe'
+                                     AND p."timestamp" = (s ->> 'timestamp')::timestamptz), '{}')::text))::text
+    END
+$$;
+
+/* Statement triggers with transition tables: one INSERT ... SELECT per statement, whatever its
+ * size.  They run as the writer of the signals: fsmml_owner (fsmml's functions write signals in
+ * owner mode) or a superuser; a role granted INSERT on trading.agentsignals needs INSERT on
+ * fsmml.outbox too. */
+CREATE FUNCTION fsmml.agentsignals_outbox() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM fsmml.endpoints WHERE enabled) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO fsmml.outbox (endpoint_id, webhook_id, symbol, timeframe, signal_ts, body)
+        SELECT e.id, format('sig_%s_%s_%s_%s', e.id, s.symbol, s.timeframe,
+                            (extract(epoch FROM s."timestamp") * 1000000)::bigint),
+               s.symbol, s.timeframe, s."timestamp", fsmml.outbox_body(e, to_jsonb(s), 'signal.created')
+        FROM fsmml_new_signals s JOIN fsmml.endpoints e
+          ON e.enabled AND (e.symbols IS NULL OR s.symbol = ANY (e.symbols))
+             AND (e.timeframes IS NULL OR s.timeframe = ANY (e.timeframes))
+        ORDER BY s."timestamp";
+    ELSE
+        -- a changed signal is a new message: its own webhook-id
+        INSERT INTO fsmml.outbox (endpoint_id, webhook_id, symbol, timeframe, signal_ts, body)
+        SELECT e.id, format('sig_%s_%s_%s_%s.u%s', e.id, s.symbol, s.timeframe,
+                            (extract(epoch FROM s."timestamp") * 1000000)::bigint,
+                            (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
+               s.symbol, s.timeframe, s."timestamp", fsmml.outbox_body(e, to_jsonb(s), 'signal.updated')
+        FROM fsmml_new_signals s
+        JOIN fsmml_old_signals o USING (symbol, timeframe, "timestamp")
+        JOIN fsmml.endpoints e
+          ON e.enabled AND (e.symbols IS NULL OR s.symbol = ANY (e.symbols))
+             AND (e.timeframes IS NULL OR s.timeframe = ANY (e.timeframes))
+        WHERE (s.side, s.strength, s.size, s.sl, s.tp, s.payload)
+              IS DISTINCT FROM (o.side, o.strength, o.size, o.sl, o.tp, o.payload)
+        ORDER BY s."timestamp";
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM @extschema@.fsmml_delivery_wake();
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER agentsignals_outbox_insert AFTER INSERT ON trading.agentsignals
+    REFERENCING NEW TABLE AS fsmml_new_signals
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentsignals_outbox();
+CREATE TRIGGER agentsignals_outbox_update AFTER UPDATE ON trading.agentsignals
+    REFERENCING OLD TABLE AS fsmml_old_signals NEW TABLE AS fsmml_new_signals
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentsignals_outbox();
+
+-- Creates an endpoint and its secret; returns its id.  Admins only (they own the tables' rights).
+CREATE FUNCTION fsmml_create_endpoint(name text, kind text, url text, secret text DEFAULT NULL,
+                                      symbols text[] DEFAULT NULL, timeframes text[] DEFAULT NULL,
+                                      timeout_ms integer DEFAULT 5000, max_in_flight integer DEFAULT 1,
+                                      chat_id text DEFAULT NULL, model text DEFAULT NULL,
+                                      fallback_urls text[] DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    -- the delivery worker serves one database (and runs only under shared_preload_libraries)
+    IF current_setting('fsmml.database', true) IS DISTINCT FROM current_database() THEN
+        RAISE EXCEPTION 'fsmml''s delivery worker serves database %, not %',
+                        coalesce(current_setting('fsmml.database', true), '(none: fsmml is not preloaded)'),
+                        current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create endpoints in the database named by fsmml.database, with fsmml in shared_preload_libraries.';
+    END IF;
+    IF kind = 'telegram' AND secret IS NULL THEN
+        RAISE EXCEPTION 'a telegram endpoint needs its bot token as the secret'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass secret => ''123456:ABC...''.';
+    END IF;
+    INSERT INTO fsmml.endpoints (name, kind, url, symbols, timeframes, timeout_ms, max_in_flight,
+                                 chat_id, model, fallback_urls)
+    VALUES (name, kind, url, symbols, timeframes, timeout_ms, max_in_flight, chat_id, model,
+            coalesce(fallback_urls, '{}'))
+    RETURNING id INTO new_id;
+    IF secret IS NOT NULL THEN
+        INSERT INTO fsmml.endpoint_secrets (endpoint_id, secret) VALUES (new_id, secret);
+    END IF;
+    RETURN new_id;
+END
+$$;
+
+-- Per endpoint: queued, in flight, delivered, failed, oldest undelivered.
+CREATE VIEW fsmml.delivery_status AS
+SELECT e.id AS endpoint_id, e.name, e.kind, e.enabled, e.disabled_reason, e.failing_since,
+       count(o.id) FILTER (WHERE o.status = 'queued') AS queued,
+       count(o.id) FILTER (WHERE o.status = 'sending') AS in_flight,
+       count(o.id) FILTER (WHERE o.status = 'delivered') AS delivered,
+       count(o.id) FILTER (WHERE o.status = 'failed') AS failed,
+       min(o.created_at) FILTER (WHERE o.status IN ('queued', 'sending')) AS oldest_undelivered,
+       (SELECT l.last_error FROM fsmml.outbox l WHERE l.endpoint_id = e.id AND l.last_error IS NOT NULL
+          AND l.status <> 'delivered'
+        ORDER BY l.last_attempt_at DESC NULLS LAST LIMIT 1) AS last_error
+FROM fsmml.endpoints e LEFT JOIN fsmml.outbox o ON o.endpoint_id = e.id
+GROUP BY e.id;
+
+SELECT pg_catalog.pg_extension_config_dump('fsmml.endpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.endpoint_secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.signal_reviews', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.endpoints_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('fsmml.outbox_id_seq', '');
+
+ALTER TABLE fsmml.endpoints OWNER TO fsmml_owner;
+ALTER TABLE fsmml.endpoint_secrets OWNER TO fsmml_owner;
+ALTER TABLE fsmml.outbox OWNER TO fsmml_owner;
+ALTER TABLE fsmml.signal_reviews OWNER TO fsmml_owner;
+ALTER VIEW fsmml.delivery_status OWNER TO fsmml_owner;
+-- Admins manage endpoints and may read secrets; readers and trainers see neither.
+GRANT SELECT, INSERT, UPDATE, DELETE ON fsmml.endpoints, fsmml.endpoint_secrets TO fsmml_admin;
+GRANT SELECT ON fsmml.outbox, fsmml.delivery_status TO fsmml_admin;
+GRANT SELECT ON fsmml.signal_reviews TO fsmml_reader;
+REVOKE ALL ON FUNCTION fsmml_create_endpoint(text, text, text, text, text[], text[], integer, integer,
+                                             text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_create_endpoint(text, text, text, text, text[], text[], integer, integer,
+                                                text, text, text[]) TO fsmml_admin;
+REVOKE ALL ON FUNCTION fsmml_delivery_wake() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_delivery_wake() TO fsmml_owner;
+/* ---- end i11 ---- */

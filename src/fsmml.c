@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "bgw.h"
+#include "delivery.h"
 #include "fsmml.h"
 #include "privilege.h"
 #include "progress.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 	fsxgb_guc_init();
 	fsmml_bgw_init();			/* GUCs before the prefix is reserved */
 	fsmml_live_init();
+	fsmml_delivery_init();
 
 	MarkGUCPrefixReserved("fsmml");
 

@@ -1,0 +1,90 @@
+/*
+ * delivery.h — signals out of the database: the outbox delivery worker
+ * (delivery_worker.c; its registration, shared memory and wake-up in
+ * delivery_shmem.c), its HTTP client over libcurl's multi interface
+ * (delivery_http.c), Standard Webhooks signatures (delivery_sign.c) and the
+ * endpoints' URL allow-list (endpoints.c).
+ */
+#ifndef FSMML_DELIVERY_H
+#define FSMML_DELIVERY_H
+
+#include "postgres.h"
+
+#include "lib/ilist.h"
+
+/* GUCs */
+extern char *fsmml_allowed_urls;		/* endpoints.c */
+extern int	fsmml_endpoint_disable_after;	/* seconds */
+extern int	fsmml_delivery_max_attempts;
+extern int	fsmml_delivery_retry_delay; /* ms, doubled per attempt */
+extern int	fsmml_delivery_retention;	/* seconds */
+extern int	fsmml_delivery_max_in_flight;
+
+extern void fsmml_delivery_init(void);	/* delivery_shmem.c */
+extern void fsmml_delivery_attach(void);
+extern void fsmml_endpoints_guc_init(void);
+
+/* NULL when url may be called, else why not (palloc'd). */
+extern char *fsmml_url_refusal(const char *url);
+
+/* "v1,<base64 HMAC-SHA256 of id.timestamp.body>"; secret "whsec_<base64>" or raw bytes. */
+extern char *fsmml_webhook_signature(const char *secret, const char *msg_id, int64 timestamp,
+									 const char *body, size_t body_len);
+
+typedef enum DeliveryKind
+{
+	DELIVERY_WEBHOOK,
+	DELIVERY_TELEGRAM,
+	DELIVERY_LLM
+} DeliveryKind;
+
+/*
+ * One outbox row on its way.  The fields under "callbacks" are written by
+ * curl callbacks only (plain C, malloc'd buffer); the rest by the worker.
+ */
+typedef struct DeliveryRequest
+{
+	dlist_node	node;
+	MemoryContext cxt;			/* the request's strings; the struct is in the http context */
+	int64		outbox_id;
+	int64		endpoint_id;
+	DeliveryKind kind;
+	char	  **urls;			/* the URL, then an llm endpoint's fallbacks */
+	int			nurls;
+	int			url_index;		/* the one being tried */
+	char	   *secret;
+	char	   *webhook_id;
+	char	   *body;
+	long		timeout_ms;
+	/* curl state */
+	void	   *easy;
+	struct curl_slist *headers;
+	char		errbuf[256];
+	int64		started_us;
+	/* callbacks */
+	char	   *resp;
+	size_t		resp_len;
+	long		retry_after_hdr;	/* seconds from a Retry-After header, -1 none */
+	/* result */
+	bool		refused;		/* not sent: errbuf says why */
+	long		http_status;
+	int			curl_code;
+	double		latency_ms;
+} DeliveryRequest;
+
+typedef struct DeliveryHttp DeliveryHttp;
+
+/* A multi handle owned by a child context of parent (a reset callback cleans up). */
+extern DeliveryHttp *delivery_http_create(MemoryContext parent);
+extern MemoryContext delivery_http_context(DeliveryHttp *h);
+extern int	delivery_http_in_flight(DeliveryHttp *h);
+/* Starts r on r->urls[r->url_index]. */
+extern void delivery_http_start(DeliveryHttp *h, DeliveryRequest *r);
+/* Runs transfers, waiting at most timeout_ms for activity; finished requests go to *done. */
+extern void delivery_http_poll(DeliveryHttp *h, int timeout_ms, dlist_head *done);
+/* A new request in h's context, with its own child context for its strings. */
+extern DeliveryRequest *delivery_http_new(DeliveryHttp *h);
+/* Frees a finished request. */
+extern void delivery_http_free(DeliveryRequest *r);
+
+#endif							/* FSMML_DELIVERY_H */
