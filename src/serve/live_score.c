@@ -625,6 +625,9 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 		for (int k = 0; k < ch->n; k++)
 			if (!ch->c[k].direction && ch->c[k].slot == a && ch->c[k].m->agent->writes_preds)
 				fsmml_lock_version_preds(ch->c[k].m->version_id);
+	/* and its lock on the series' signals, states and transitions, after the versions' as there */
+	if (state || ens)
+		fsmml_lock_series_signals(symbol, timeframe);
 	for (int i = 1; i <= n; i++)
 		ensure_partition(bars[i].ts);
 	write_preds(symbol, timeframe, ch, bars, rows, n, dprob);
