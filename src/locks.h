@@ -18,6 +18,8 @@
  *                                                     agentsignals, state_history, transitions
  *   6 calibration         'ExecRules@BTCUSDT-1m tpe'  fsmml_optimize activating a calibration
  *                         (agent@series method)
+ *   7 partition           'agentpreds_y2024m01'       fsmml_create_pred_partitions (SQL, its
+ *                                                     own pg_advisory_xact_lock call)
  *
  * FSMML_LOCK_CLASS is 0x46534D00 ("FSM\0", 1179864320); key1 values
  * 1179864320 .. 1179864335 are reserved for fsmml.  Waits are ordinary lock
