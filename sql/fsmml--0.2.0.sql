@@ -431,7 +431,8 @@ CREATE TABLE fsmml.promotions (
 
 /* ---------------------------------------------------------------- partitions */
 
--- Creates the monthly partitions of trading.agentpreds covering [from_ts, to_ts].
+-- Creates the monthly partitions of trading.agentpreds covering [from_ts, to_ts]; two sessions
+-- creating one month serialise on an advisory lock (kind 7) and the later finds it made.
 CREATE FUNCTION fsmml_create_pred_partitions(from_ts timestamptz, to_ts timestamptz)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -450,10 +451,15 @@ BEGIN
         part := format('agentpreds_y%sm%s', to_char(m AT TIME ZONE 'UTC', 'YYYY'),
                        to_char(m AT TIME ZONE 'UTC', 'MM'));
         IF to_regclass(format('trading.%I', part)) IS NULL THEN
-            EXECUTE format('CREATE TABLE trading.%I PARTITION OF trading.agentpreds '
-                           'FOR VALUES FROM (%L) TO (%L)',
-                           part, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
-            made := made + 1;
+            PERFORM pg_advisory_xact_lock(1179864327, hashtext(part));
+            BEGIN
+                EXECUTE format('CREATE TABLE trading.%I PARTITION OF trading.agentpreds '
+                               'FOR VALUES FROM (%L) TO (%L)',
+                               part, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
+                made := made + 1;
+            EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                NULL;       -- created by a concurrent session that committed first
+            END;
         END IF;
         m := (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC';
     END LOOP;
@@ -1592,43 +1598,3 @@ GRANT EXECUTE ON FUNCTION fsmml_create_endpoint(text, text, text, text, text[], 
 REVOKE ALL ON FUNCTION fsmml_delivery_wake() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_delivery_wake() TO fsmml_owner;
 /* ---- end i11 ---- */
-
-/* ---- concurrent partition creation ------------------------------------------------------------
- * Two sessions scoring the first bars of a new month both found its partition missing and the later
- * failed with "already exists": the check and the CREATE are now serialised by an advisory lock
- * (kind 7), and a partition another session created meanwhile is not an error. */
-CREATE OR REPLACE FUNCTION fsmml_create_pred_partitions(from_ts timestamptz, to_ts timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    m       timestamptz := date_trunc('month', from_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    made    integer := 0;
-    part    text;
-BEGIN
-    IF from_ts IS NULL OR to_ts IS NULL OR to_ts < from_ts THEN
-        RAISE EXCEPTION 'invalid partition range [%, %]', from_ts, to_ts
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass from_ts <= to_ts.';
-    END IF;
-    WHILE m <= to_ts LOOP
-        part := format('agentpreds_y%sm%s', to_char(m AT TIME ZONE 'UTC', 'YYYY'),
-                       to_char(m AT TIME ZONE 'UTC', 'MM'));
-        IF to_regclass(format('trading.%I', part)) IS NULL THEN
-            PERFORM pg_advisory_xact_lock(1179864327, hashtext(part));
-            BEGIN
-                EXECUTE format('CREATE TABLE trading.%I PARTITION OF trading.agentpreds '
-                               'FOR VALUES FROM (%L) TO (%L)',
-                               part, m, (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC');
-                made := made + 1;
-            EXCEPTION WHEN duplicate_table OR unique_violation THEN
-                NULL;       -- created by a concurrent session that committed first
-            END;
-        END IF;
-        m := (m AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC';
-    END LOOP;
-    RETURN made;
-END
-$$;
-ALTER FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) OWNER TO fsmml_owner;
-/* ---- end concurrent partition creation ---- */

@@ -192,6 +192,11 @@ typedef struct FsAgentData
 /* Bars of the series in params.lookback, features, chronological split by params.test_size. */
 extern FsAgentData *fsmml_agent_data(FsAgentTrainCtx *ctx, cJSON *params, List *features,
 									 int horizon, int min_rows);
+/*
+ * Lag-1 autocorrelation of next-bar returns over consecutive rows [from, to) of d
+ * both in group g (group[] indexed by row; RegimeKMeans and its re-scoring).
+ */
+extern double fsmml_group_autocorr(const FsAgentData *d, const int *group, int64 from, int64 to, int g);
 /* Default features without those NULL on more than half the window (a NOTICE names them). */
 #define FSMML_AGENT_PRUNE (-1)
 

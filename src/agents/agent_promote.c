@@ -80,46 +80,19 @@ score_bars(FsAgentTrainCtx *ctx, const FsAgent *a, int64 version_id, bytea *blob
 	return s;
 }
 
-/* Lag-1 autocorrelation of next-bar returns over consecutive hold-out rows both in regime g. */
-static double
-regime_autocorr(const FsAgentData *d, const FsAgentRow *rows, int64 from, const bool *both, int g)
+/* Each hold-out row's regime where both sides predicted its bar, else -1 (fsmml_group_autocorr's groups). */
+static int *
+regime_groups(const FsAgentData *d, const FsAgentRow *rows, int64 from, const bool *both)
 {
-	const FsBar *bars = d->bars->bars;
-	double		sx = 0,
-				sy = 0,
-				sxx = 0,
-				syy = 0,
-				sxy = 0;
-	int64		n = 0;
+	int		   *group = palloc(sizeof(int) * Max(d->ds->nrows, 1));
 
-	for (int64 i = d->holdout_start; i + 1 < d->ds->nrows; i++)
+	for (int64 i = 0; i < d->ds->nrows; i++)
 	{
-		int64		b0 = d->bar_index[i],
-					b1 = d->bar_index[i + 1];
-		double		x,
-					y;
+		int64		k = d->bar_index[i] - from;
 
-		if (b1 != b0 + 1 || b1 + 1 >= d->bars->n || !both[b0 - from] || !both[b1 - from] ||
-			rows[b0 - from].regime != g || rows[b1 - from].regime != g)
-			continue;
-		x = bars[b0 + 1].close / bars[b0].close - 1;
-		y = bars[b1 + 1].close / bars[b1].close - 1;
-		sx += x;
-		sy += y;
-		sxx += x * x;
-		syy += y * y;
-		sxy += x * y;
-		n++;
+		group[i] = i >= d->holdout_start && both[k] ? rows[k].regime : -1;
 	}
-	if (n < 3)
-		return NAN;
-	{
-		double		cov = sxy / n - (sx / n) * (sy / n);
-		double		vx = sxx / n - (sx / n) * (sx / n);
-		double		vy = syy / n - (sy / n) * (sy / n);
-
-		return vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
-	}
+	return group;
 }
 
 static double
@@ -270,10 +243,15 @@ fsmml_agent_rescore(FsAgentTrainCtx *ctx, const FsAgentVersion *av, int64 champi
 
 	if (strcmp(a->kind, "regime") == 0)
 	{
-		*challenger = regime_autocorr(d, ch.rows, from, both, FS_REGIME_TREND) -
-			regime_autocorr(d, ch.rows, from, both, FS_REGIME_MEAN_REVERT);
-		*champion = regime_autocorr(d, cp.rows, from, both, FS_REGIME_TREND) -
-			regime_autocorr(d, cp.rows, from, both, FS_REGIME_MEAN_REVERT);
+		int		   *gch = regime_groups(d, ch.rows, from, both);
+		int		   *gcp = regime_groups(d, cp.rows, from, both);
+		int64		h0 = d->holdout_start,
+					h1 = d->ds->nrows;
+
+		*challenger = fsmml_group_autocorr(d, gch, h0, h1, FS_REGIME_TREND) -
+			fsmml_group_autocorr(d, gch, h0, h1, FS_REGIME_MEAN_REVERT);
+		*champion = fsmml_group_autocorr(d, gcp, h0, h1, FS_REGIME_TREND) -
+			fsmml_group_autocorr(d, gcp, h0, h1, FS_REGIME_MEAN_REVERT);
 	}
 	else if (strcmp(a->kind, "volatility") == 0)
 	{

@@ -60,9 +60,9 @@ km_interrupted(void *arg)
 	return InterruptPending ? 1 : 0;
 }
 
-/* Lag-1 autocorrelation of next-bar returns over consecutive rows both in group g. */
-static double
-group_autocorr(const FsAgentData *d, const int *group, int64 from, int64 to, int g)
+/* Lag-1 autocorrelation of next-bar returns over consecutive rows both in group g (agent.h). */
+double
+fsmml_group_autocorr(const FsAgentData *d, const int *group, int64 from, int64 to, int g)
 {
 	double		sx = 0,
 				sy = 0,
@@ -219,7 +219,7 @@ regime_train(FsAgentTrainCtx *ctx)
 	/* Regimes by measured autocorrelation inside each cluster. */
 	for (int c = 0; c < k; c++)
 	{
-		ac[c] = group_autocorr(d, label, 0, ndev, c);
+		ac[c] = fsmml_group_autocorr(d, label, 0, ndev, c);
 		order[c] = c;
 	}
 	qsort_arg(order, k, sizeof(int), cmp_desc, ac);
@@ -275,10 +275,10 @@ regime_train(FsAgentTrainCtx *ctx)
 		cJSON_AddNumberToObject(o, "rows", (double) cnt);
 		fsmml_json_num(o, "fwd_ret_mean", cnt ? s / cnt : NAN);
 		fsmml_json_num(o, "fwd_ret_vol", cnt > 1 ? sqrt(Max(ss - s * s / cnt, 0) / (cnt - 1)) : NAN);
-		fsmml_json_num(o, "autocorr", group_autocorr(d, regime, d->holdout_start, n, r));
+		fsmml_json_num(o, "autocorr", fsmml_group_autocorr(d, regime, d->holdout_start, n, r));
 	}
-	ac_spread = group_autocorr(d, regime, d->holdout_start, n, FS_REGIME_TREND) -
-		group_autocorr(d, regime, d->holdout_start, n, FS_REGIME_MEAN_REVERT);
+	ac_spread = fsmml_group_autocorr(d, regime, d->holdout_start, n, FS_REGIME_TREND) -
+		fsmml_group_autocorr(d, regime, d->holdout_start, n, FS_REGIME_MEAN_REVERT);
 	fsmml_json_num(holdout, "autocorr_spread", ac_spread);
 	cJSON_AddNumberToObject(holdout, "horizon", horizon);
 
