@@ -23,7 +23,7 @@ OBJS = \
 	src/serve/live_state.o src/serve/model_cache.o src/serve/live_score.o src/serve/live_trigger.o src/serve/live_predict.o \
 	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/agent_promote.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \
-	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/launcher.o \
+	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/bgw_xact.o src/bgw/launcher.o \
 	src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o \
 	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o \
 	src/backtest/optimize_params.o src/backtest/report.o src/backtest/svg.o \

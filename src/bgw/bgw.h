@@ -44,6 +44,10 @@ extern void fsmml_bgw_wake_launcher(void);
 struct LOCKTAG;
 extern void fsmml_bgw_job_locktag(struct LOCKTAG *tag, int64 job_id);
 
+/* A worker's own short transaction with SPI and a snapshot (bgw_xact.c). */
+extern void fsmml_bgw_begin_xact(void);
+extern void fsmml_bgw_commit_xact(void);
+
 /* Entry points of the background workers (launcher.c, worker.c). */
 extern PGDLLEXPORT void fsmml_launcher_main(Datum arg);
 extern PGDLLEXPORT void fsmml_job_worker_main(Datum arg);

@@ -381,23 +381,6 @@ extension_ready(void)
 	return SPI_processed > 0;
 }
 
-static void
-begin_xact(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-commit_xact(void)
-{
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
-}
 
 /* ---------------------------------------------------------------- results of transfers */
 
@@ -628,7 +611,7 @@ fsmml_delivery_main(Datum arg)
 			int			nclaimed = 0;
 
 			dlist_init(&claimed);
-			begin_xact();
+			fsmml_bgw_begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "fsmml delivery pass");
 			/* DROP EXTENSION: wait for it again rather than fail on missing tables */
 			if (ready && !OidIsValid(get_extension_oid("fsmml", true)))
@@ -665,7 +648,7 @@ fsmml_delivery_main(Datum arg)
 				}
 				fsmml_owner_leave(&scope);
 			}
-			commit_xact();
+			fsmml_bgw_commit_xact();
 			pgstat_report_activity(STATE_IDLE, NULL);
 			MemoryContextSwitchTo(old);
 

@@ -376,23 +376,6 @@ start_due_jobs(bool *no_slot)
 	return sleep_ms;
 }
 
-static void
-begin_xact(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-commit_xact(void)
-{
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
-}
 
 /*
  * One pass; returns how long to sleep.  Due schedules become jobs and queued
@@ -410,7 +393,7 @@ launcher_pass(void)
 	bool		ready;
 	uint64		retried = 0;
 
-	begin_xact();
+	fsmml_bgw_begin_xact();
 	pgstat_report_activity(STATE_RUNNING, "fsmml launcher pass");
 	ready = extension_ready();
 	if (ready)
@@ -425,16 +408,16 @@ launcher_pass(void)
 		sleep_ms = start_due_jobs(&no_slot);
 		fsmml_owner_leave(&scope);
 	}
-	commit_xact();
+	fsmml_bgw_commit_xact();
 
 	if (ready)
 	{
-		begin_xact();
+		fsmml_bgw_begin_xact();
 		fsmml_owner_enter(&scope);
 		retried = recover_lost_jobs();
 		prune_history();
 		fsmml_owner_leave(&scope);
-		commit_xact();
+		fsmml_bgw_commit_xact();
 		/* retries just queued: another pass computes when they are due */
 		if (retried > 0 && !no_slot)
 			sleep_ms = 0;

@@ -72,24 +72,6 @@ ext_schema(void)
 	return getstr(1);
 }
 
-static void
-begin_xact(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-commit_xact(void)
-{
-	PopActiveSnapshot();
-	SPI_finish();
-	CommitTransactionCommand();
-}
-
 /* queued -> running; false when the job was cancelled (or taken) meanwhile. */
 static bool
 claim(Job *job, MemoryContext cxt)
@@ -99,7 +81,7 @@ claim(Job *job, MemoryContext cxt)
 	Datum		v = Int64GetDatum(job->id);
 	bool		claimed;
 
-	begin_xact();
+	fsmml_bgw_begin_xact();
 	fsmml_owner_enter(&scope);
 	/* started_at: when the job is claimed, its worker connected and ready to run it */
 	if (SPI_execute_with_args("UPDATE fsmml.jobs SET status = 'running', pid = pg_backend_pid(),"
@@ -123,7 +105,7 @@ claim(Job *job, MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 	}
 	fsmml_owner_leave(&scope);
-	commit_xact();
+	fsmml_bgw_commit_xact();
 	return claimed;
 }
 
@@ -389,9 +371,9 @@ fsmml_job_worker_main(Datum arg)
 
 	PG_TRY();
 	{
-		begin_xact();
+		fsmml_bgw_begin_xact();
 		run_job(&job);
-		commit_xact();
+		fsmml_bgw_commit_xact();
 		log_job_end(&job, "finished", claimed);
 	}
 	PG_CATCH();
@@ -414,9 +396,9 @@ fsmml_job_worker_main(Datum arg)
 			msg = psprintf("%s HINT: %s", msg, edata->hint);
 		elog(LOG, "fsmml job " INT64_FORMAT " %s: %s", job.id, status, msg);
 
-		begin_xact();
+		fsmml_bgw_begin_xact();
 		finish(&job, status, 0, NULL, msg);
-		commit_xact();
+		fsmml_bgw_commit_xact();
 		log_job_end(&job, status, claimed);
 	}
 	PG_END_TRY();
