@@ -29,9 +29,15 @@
 #include "locks.h"
 
 static const char *const kind_names[] = {
-	NULL, "feature build of series", "registry of instance", "predictions of agent version",
-	"calibration of"
+	[FSMML_LOCK_SERIES_BUILD] = "feature build of series",
+	[FSMML_LOCK_INSTANCE] = "registry of instance",
+	[FSMML_LOCK_VERSION_PREDS] = "predictions of agent version",
+	[FSMML_LOCK_SERIES_SIGNALS] = "signals of series",
+	[FSMML_LOCK_CALIBRATION] = "calibration of",
 };
+
+StaticAssertDecl(lengthof(kind_names) == FSMML_LOCK_CALIBRATION + 1,
+				 "a name for every lock kind");
 
 typedef enum Acquired
 {
