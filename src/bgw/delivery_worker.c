@@ -575,6 +575,7 @@ fsmml_delivery_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			next_housekeeping = 0;	/* a changed retention or disable_after applies now */
 		}
 		woke = MyLatch->is_set;
 		ResetLatch(MyLatch);

@@ -183,7 +183,20 @@ check "... with the reason in disabled_reason and delivery_status" \
 check "the healthy webhook endpoint stayed enabled and got the signal" \
     [ "$(q "SELECT enabled FROM fsmml.endpoints WHERE name = 'orders'"),$(rcv_summary A | cut -d' ' -f2)" = t,255 ]
 
-psql -X -q -c "ALTER SYSTEM RESET fsmml.delivery_retry_delay" -c "ALTER SYSTEM RESET fsmml.delivery_max_attempts" \
+# ---- delivered rows older than fsmml.delivery_retention are pruned (housekeeping also runs at a reload)
+q "UPDATE fsmml.outbox SET delivered_at = clock_timestamp() - interval '2 hours'
+   WHERE id IN (SELECT id FROM fsmml.outbox WHERE status = 'delivered' ORDER BY id LIMIT 10)" >/dev/null
+old_n=$(q "SELECT count(*) FROM fsmml.outbox WHERE status = 'delivered' AND delivered_at < clock_timestamp() - interval '1 hour'")
+young_n=$(q "SELECT count(*) FROM fsmml.outbox WHERE status = 'delivered' AND delivered_at > clock_timestamp() - interval '1 hour'")
+other_ids=$(q "SELECT coalesce(string_agg(id::text, ','), '0') FROM fsmml.outbox WHERE status <> 'delivered'")
+other_n=$(q "SELECT count(*) FROM fsmml.outbox WHERE id IN ($other_ids)")
+psql -X -q -c "ALTER SYSTEM SET fsmml.delivery_retention = '1h'" -c "SELECT pg_reload_conf()" >/dev/null
+wait_for 20 "SELECT count(*) = 0 FROM fsmml.outbox WHERE status = 'delivered' AND delivered_at < clock_timestamp() - interval '1 hour'"
+check "delivered rows older than fsmml.delivery_retention are pruned ($old_n of them)" [ $? = 0 -a "$old_n" = 10 ]
+check "younger delivered rows ($young_n) and undelivered ones ($other_n) are kept" \
+    [ "$(q "SELECT count(*) >= $young_n FROM fsmml.outbox WHERE status = 'delivered' AND delivered_at > clock_timestamp() - interval '1 hour'"),$(q "SELECT count(*) FROM fsmml.outbox WHERE id IN ($other_ids)")" = "t,$other_n" -a "$young_n" -gt 0 ]
+
+psql -X -q -c "ALTER SYSTEM RESET fsmml.delivery_retention" -c "ALTER SYSTEM RESET fsmml.delivery_retry_delay" -c "ALTER SYSTEM RESET fsmml.delivery_max_attempts" \
     -c "ALTER SYSTEM RESET fsmml.endpoint_disable_after" -c "ALTER SYSTEM RESET fsmml.allowed_urls" \
     -c "SELECT pg_reload_conf()" >/dev/null
 bgw_teardown
