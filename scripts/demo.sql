@@ -113,6 +113,21 @@ FROM fsmml_backtest('BTCUSDT', '1m', '2024-03-09 10:00+00', '2024-03-10 10:00+00
                     jsonb_build_object('version_id', (SELECT id FROM trading.agentversions
                                                        WHERE symbol = 'BTCUSDT' AND agent = 'DirectionXGB' AND status = 'champion')));
 
+\echo '== Live scoring: a bar inserted is scored in its own transaction (features, every champion, the signal); NOTIFY at commit'
+SELECT fsmml_enable_scoring('BTCUSDT', '1m') AS live;
+LISTEN fsmml_signals;
+\timing on
+INSERT INTO trading.historicaldata (symbol, timeframe, "timestamp", open, high, low, close, volume)
+SELECT symbol, timeframe, "timestamp" + interval '1 minute', close, close * 1.0006, close * 0.9995, close * 1.0004, volume
+FROM trading.historicaldata WHERE symbol = 'BTCUSDT' AND timeframe = '1m' ORDER BY "timestamp" DESC LIMIT 1;
+\timing off
+SELECT s."timestamp", s.side, round(s.strength::numeric, 3) AS strength, s.ensemble_version_id,
+       (SELECT count(*) FROM trading.agentpreds p WHERE p.symbol = s.symbol AND p.timeframe = s.timeframe
+                                                    AND p."timestamp" = s."timestamp") AS predictions
+FROM trading.agentsignals s WHERE s.symbol = 'BTCUSDT' ORDER BY s."timestamp" DESC LIMIT 1;
+SELECT count(*) AS scoring_errors FROM fsmml.scoring_errors;
+UNLISTEN fsmml_signals;
+
 \echo '== Threshold optimisation (TPE, 60 trials) of the state machine, with the deflated Sharpe ratio'
 SELECT calibration_id, round(score::numeric, 3) AS train_score, thresholds
 FROM fsmml_optimize('StateFSM', 'BTCUSDT', '1m', 60);
