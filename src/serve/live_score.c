@@ -41,22 +41,6 @@
 /* NOTIFY payloads must be shorter than 8000 bytes (async.c) */
 #define NOTIFY_PAYLOAD_MAX_LENGTH 8000
 
-static SPIPlanPtr
-kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = p;
-	}
-	return *slot;
-}
-
 static void
 run(SPIPlanPtr plan, Datum *values, const char *what)
 {
@@ -346,7 +330,7 @@ write_preds(const char *symbol, const char *timeframe, LiveChampions *ch, const 
 	values[3] = TS_ARR(t, np);
 	values[4] = ARR(h, np, INT4OID, 4, true, TYPALIGN_INT);
 	values[5] = ARR(j, np, JSONBOID, -1, false, TYPALIGN_INT);
-	run(kept(&plan, preds_sql, 6, types), values, "trading.agentpreds");
+	run(fsmml_spi_keep_plan(&plan, preds_sql, 6, types), values, "trading.agentpreds");
 }
 
 static void
@@ -411,7 +395,7 @@ write_states(const char *symbol, const char *timeframe, FsAgentModel *m, const F
 		values[5] = f8_array(conf, NULL, ns);
 		for (int j = 0; j < 6; j++)
 			values[6 + j] = f8_array(met[j], NULL, ns);
-		run(kept(&splan, state_sql, 12, types), values, "trading.state_history");
+		run(fsmml_spi_keep_plan(&splan, state_sql, 12, types), values, "trading.state_history");
 	}
 	if (nt > 0)
 	{
@@ -420,7 +404,7 @@ write_states(const char *symbol, const char *timeframe, FsAgentModel *m, const F
 		tvalues[5] = TEXT_ARR(tto, nt);
 		tvalues[6] = f8_array(tconf, NULL, nt);
 		tvalues[7] = TEXT_ARR(treason, nt);
-		run(kept(&tplan, transition_sql, 8, ttypes), tvalues, "trading.transitions");
+		run(fsmml_spi_keep_plan(&tplan, transition_sql, 8, ttypes), tvalues, "trading.transitions");
 	}
 }
 
@@ -479,7 +463,7 @@ write_signals(const char *symbol, const char *timeframe, FsAgentModel *ens, cons
 	values[8] = f8_array(sl, NULL, n);
 	values[9] = f8_array(tp, NULL, n);
 	values[10] = ARR(js, n, JSONBOID, -1, false, TYPALIGN_INT);
-	run(kept(&plan, signal_sql, 11, types), values, "trading.agentsignals");
+	run(fsmml_spi_keep_plan(&plan, signal_sql, 11, types), values, "trading.agentsignals");
 	if (notify)
 		for (int k = 0; k < n; k++)
 			notify_signal(symbol, timeframe, bars[k + 1].ts, DatumGetInt16(side[k]),

@@ -27,6 +27,7 @@
 #include "bars.h"
 #include "fsmml.h"
 #include "live.h"
+#include "serve.h"
 
 #define SERIES_KEY_LEN 160
 
@@ -45,22 +46,6 @@ struct LiveSeries
 static HTAB *series_cache = NULL;
 static MemoryContext series_cxt = NULL;
 static LiveSeries scratch;		/* for keys too long to cache */
-
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = p;
-	}
-	return *slot;
-}
 
 static LiveSeries *
 series_entry(const char *symbol, const char *timeframe)
@@ -117,7 +102,7 @@ fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
-	keep_plan(&tag_plan, "SELECT xmin, last_ts, nbars FROM fsmml.feature_state "
+	fsmml_spi_keep_plan(&tag_plan, "SELECT xmin, last_ts, nbars FROM fsmml.feature_state "
 			  "WHERE symbol = $1 AND timeframe = $2 FOR UPDATE", 2, types);
 	if (SPI_execute_plan(tag_plan, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading fsmml.feature_state failed");
@@ -136,7 +121,7 @@ fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts
 
 	/* Someone else moved the series on (or our own change rolled back): reload. */
 	e->valid = false;
-	keep_plan(&blob_plan, "SELECT state FROM fsmml.feature_state "
+	fsmml_spi_keep_plan(&blob_plan, "SELECT state FROM fsmml.feature_state "
 			  "WHERE symbol = $1 AND timeframe = $2", 2, types);
 	if (SPI_execute_plan(blob_plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading fsmml.feature_state failed");
@@ -192,7 +177,7 @@ fsmml_live_read_features(const char *symbol, const char *timeframe, int64 ts, do
 								   "AND timeframe = $2 AND \"timestamp\" = $3",
 								   kernel_columns(""));
 
-		keep_plan(&plan, sql, 3, types);
+		fsmml_spi_keep_plan(&plan, sql, 3, types);
 	}
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
@@ -239,7 +224,7 @@ feature_row_plan(void)
 		types[2] = TIMESTAMPTZOID;
 		for (int i = 0; i < FS_NFEATURES; i++)
 			types[3 + i] = FLOAT8OID;
-		keep_plan(&plan, sql.data, 3 + FS_NFEATURES, types);
+		fsmml_spi_keep_plan(&plan, sql.data, 3 + FS_NFEATURES, types);
 	}
 	return plan;
 }
@@ -288,7 +273,7 @@ fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timefra
 	svalues[2] = TimestampTzGetDatum(fsmml_unix_to_ts(fs_state_last_ts(s->st)));
 	svalues[3] = Int64GetDatum(fs_state_nbars(s->st));
 	svalues[4] = PointerGetDatum(blob);
-	keep_plan(&save_plan, "UPDATE fsmml.feature_state SET last_ts = $3, nbars = $4, state = $5, "
+	fsmml_spi_keep_plan(&save_plan, "UPDATE fsmml.feature_state SET last_ts = $3, nbars = $4, state = $5, "
 			  "updated_at = now() WHERE symbol = $1 AND timeframe = $2 RETURNING xmin",
 			  5, stypes);
 	if (SPI_execute_plan(save_plan, svalues, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||

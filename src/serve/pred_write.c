@@ -65,6 +65,21 @@ fsmml_spi_prepare(const char *sql, int nargs, Oid *types)
 	return fsmml_spi_prepare_opts(sql, nargs, types, 0);
 }
 
+/* The plan in *slot, prepared and kept (SPI_keepplan) on first use: the live path's statements. */
+SPIPlanPtr
+fsmml_spi_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = fsmml_spi_prepare(sql, nargs, types);
+
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = p;
+	}
+	return *slot;
+}
+
 /*
  * CURSOR_OPT_CUSTOM_PLAN for the reads of stored rows: a table that
  * fsmml_score fills as it goes looks empty when the generic plan is made,

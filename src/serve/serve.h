@@ -69,6 +69,8 @@ typedef struct PredPlans
 extern PredPlans fsmml_prepare_pred_plans(void);
 /* SPI_prepare, ERROR when it fails. */
 extern SPIPlanPtr fsmml_spi_prepare(const char *sql, int nargs, Oid *types);
+/* The plan in *slot, prepared and kept on first use. */
+extern SPIPlanPtr fsmml_spi_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types);
 /* The same with cursor options (CURSOR_OPT_CUSTOM_PLAN: planned at every execution). */
 extern SPIPlanPtr fsmml_spi_prepare_opts(const char *sql, int nargs, Oid *types,
 										 int cursor_options);
