@@ -83,6 +83,9 @@ typedef struct FsXgbBooster
 	int64		ntrees;			/* trees, for prediction chunks; -1 unknown */
 	FsXgbLimitState limits;		/* training boosters: params as set */
 	bool		limits_checked; /* round cost checked on the first round */
+	int			small_calls;	/* predictions of at most FSXGB_FOREST_MAX_ROWS rows */
+	bool		forest_tried;	/* compiled once, kept only if it matched XGBoost */
+	struct FsForest *forest;	/* in owner; NULL: predict through XGBoost */
 } FsXgbBooster;
 
 /* ---- library ---------------------------------------------------------- */

@@ -26,6 +26,14 @@
 #define FSXGB_EXTERNAL ERRCODE_EXTERNAL_ROUTINE_EXCEPTION
 #define FSXGB_CLASSIFY 0
 
+/* xgb_forest.c: rows predicted by a booster's forest at most */
+#define FSXGB_FOREST_MAX_ROWS 16
+extern bool fsxgb_forest_predict(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
+								 float *out, uint64 groups);
+/* xgb_predict.c: fsxgb_predict_dense without the forest */
+extern uint64 fsxgb_predict_xgboost(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
+									float *out, uint64 out_len);
+
 /* xgb_signals.c */
 extern void fsxgb_signals_init(void);
 extern void fsxgb_signals_block(sigset_t *old);

@@ -125,6 +125,17 @@ uint64
 fsxgb_predict_dense(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
 					float *out, uint64 out_len)
 {
+	fsxgb_booster_check(b);
+	if (nrow > 0 && out_len % nrow == 0 &&
+		fsxgb_forest_predict(b, data, nrow, ncol, out, out_len / nrow))
+		return out_len;
+	return fsxgb_predict_xgboost(b, data, nrow, ncol, out, out_len);
+}
+
+uint64
+fsxgb_predict_xgboost(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
+					  float *out, uint64 out_len)
+{
 	uint64		nfeat;
 	uint64		groups;
 	uint64		chunk;
