@@ -20,6 +20,8 @@
 #include "xgb.h"
 
 extern void fsmml_live_init(void);	/* serve/live_trigger.c */
+extern void fsmml_live_state_init(void);	/* serve/live_state.c */
+extern void fsmml_live_listeners_init(void);	/* serve/live_listeners.c */
 
 PG_MODULE_MAGIC;
 
@@ -31,10 +33,12 @@ _PG_init(void)
 	fsxgb_guc_init();
 	fsmml_bgw_init();			/* GUCs before the prefix is reserved */
 	fsmml_live_init();
+	fsmml_live_state_init();
 	fsmml_delivery_init();
 
 	MarkGUCPrefixReserved("fsmml");
 
 	fsmml_privilege_init();
 	fsmml_progress_init();
+	fsmml_live_listeners_init();
 }

@@ -26,18 +26,34 @@ extern int	fsmml_live_window;		/* minutes; 0 = no limit */
 extern int	fsmml_model_max_age;	/* seconds; 0 = never stale */
 extern int	fsmml_model_cache_size;	/* loaded versions per backend */
 
+/* ---- live_listeners.c */
+
+#define FSMML_NOTIFY_CHANNEL "fsmml_signals"
+extern void fsmml_live_listeners_init(void);
+/* False only when preloaded and no backend ever ran LISTEN fsmml_signals. */
+extern bool fsmml_live_anyone_listening(void);
+
 /* ---- live_state.c */
 
+/* Bars between two writes of a live series' state to fsmml.feature_state. */
+extern int	fsmml_live_state_interval;
+extern void fsmml_live_state_init(void);
+
 /*
- * The series' kernel state locked (feature_state FOR UPDATE), or NULL when
- * the series has none yet.  prev: the features of its last bar (NaN when
- * unknown), for the state machine's transition into the first new bar.
+ * The series' kernel state after its newest feature row (*last_ts), or NULL
+ * when the series has no saved state or it cannot be advanced there (the
+ * caller rebuilds).  The caller holds the series-build lock.  prev: the
+ * features of its last bar (NaN when unknown), for the state machine's
+ * transition into the first new bar.
  */
 typedef struct LiveSeries LiveSeries;
 extern LiveSeries *fsmml_live_series_lock(const char *symbol, const char *timeframe,
 										  int64 *last_ts);
 extern const double *fsmml_live_series_prev(LiveSeries *s);
-/* Steps bars (after last_ts) into out (n x FS_NFEATURES), upserts trading.features, saves. */
+/*
+ * Steps bars (after last_ts) into out (n x FS_NFEATURES), upserts
+ * trading.features, saves the state every fsmml.live_state_interval bars.
+ */
 extern void fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
 									  const FsBar *bars, int n, double *out);
 /* Kernel features of one bar from trading.features (false when no row). */

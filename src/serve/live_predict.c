@@ -1,7 +1,7 @@
 /*
  * live_predict.c — fsmml_predict for the latest bar of a series whose
  * features are current (live scoring or fsmml_build_features keep them so):
- * the bar's feature row is read from trading.features, the champions come
+ * the bar's feature row (the series' newest) is read from trading.features, the champions come
  * from the model cache, and every agent runs on that one row as live
  * scoring runs it, so any agent's payload is served, not only
  * DirectionXGB's.  O(1) in the length of the series.  Anything else (no
@@ -48,15 +48,8 @@ latest_bar(const char *symbol, const char *timeframe, TimestampTz *ts)
 	bool		isnull;
 	Datum		d;
 
-	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT max(\"timestamp\") FROM trading.historicaldata "
-									"WHERE symbol = $1 AND timeframe = $2", 2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed for the latest bar");
-		plan = p;
-	}
+	fsmml_spi_keep_plan(&plan, "SELECT max(\"timestamp\") FROM trading.historicaldata "
+						"WHERE symbol = $1 AND timeframe = $2", 2, types);
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
 	fsmml_caller_enter(&us);
@@ -70,16 +63,26 @@ latest_bar(const char *symbol, const char *timeframe, TimestampTz *ts)
 	return true;
 }
 
+/* The newest featured bar of the series; false when there is none. */
 static bool
-state_last_ts(const char *symbol, const char *timeframe, TimestampTz *ts)
+features_last_ts(const char *symbol, const char *timeframe, TimestampTz *ts)
 {
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	bool		isnull;
+	Datum		d;
 
-	fsmml_spi_series("SELECT last_ts FROM fsmml.feature_state WHERE symbol = $1 AND timeframe = $2",
-					 symbol, timeframe, NULL, true, 1, SPI_OK_SELECT, "reading fsmml.feature_state");
-	if (SPI_processed == 0)
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	fsmml_spi_keep_plan(&plan, "SELECT max(\"timestamp\") FROM trading.features "
+						"WHERE symbol = $1 AND timeframe = $2", 2, types);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading trading.features failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
 		return false;
-	*ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*ts = DatumGetTimestampTz(d);
 	return true;
 }
 
@@ -99,7 +102,7 @@ fsmml_live_predict_latest(const char *agent, const char *kind, const char *symbo
 	StringInfoData json;
 	Jsonb	   *payload = NULL;
 
-	if (!state_last_ts(symbol, timeframe, &last) || (has_at && at != last) ||
+	if (!features_last_ts(symbol, timeframe, &last) || (has_at && at != last) ||
 		!latest_bar(symbol, timeframe, &latest) || latest != last ||
 		!fsmml_live_read_features(symbol, timeframe, fsmml_ts_to_unix(last), feats + FS_NFEATURES))
 		return false;

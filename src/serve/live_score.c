@@ -37,7 +37,6 @@
 #include "serve.h"
 #include "statefsm.h"
 
-#define NOTIFY_CHANNEL "fsmml_signals"
 /* NOTIFY payloads must be shorter than 8000 bytes (async.c) */
 #define NOTIFY_PAYLOAD_MAX_LENGTH 8000
 
@@ -209,6 +208,8 @@ notify_signal(const char *symbol, const char *timeframe, int64 ts, int side, dou
 {
 	StringInfoData s;
 
+	if (!fsmml_live_anyone_listening())
+		return;					/* nobody to tell: no commit-time notify lock */
 	initStringInfo(&s);
 	appendStringInfoString(&s, "{\"symbol\": ");
 	escape_json(&s, symbol);
@@ -225,7 +226,7 @@ notify_signal(const char *symbol, const char *timeframe, int64 ts, int side, dou
 	appendStringInfo(&s, "], \"stale\": %s}", stale ? "true" : "false");
 	if (s.len >= NOTIFY_PAYLOAD_MAX_LENGTH)
 		elog(ERROR, "signal notification of %d bytes exceeds the NOTIFY limit", s.len);
-	Async_Notify(NOTIFY_CHANNEL, s.data);
+	Async_Notify(FSMML_NOTIFY_CHANNEL, s.data);
 }
 
 void

@@ -2,21 +2,25 @@
  * live_state.c — the kernel state of a live series, advanced one bar at a
  * time without re-reading history.
  *
- * fsmml.feature_state holds the state after the series' last featured bar
- * (fsmml_build_features writes it too, so both resume from each other).  A
- * backend keeps a copy per series, tagged with the row version it came from
- * (xmin, last_ts, nbars): the row is read FOR UPDATE on every statement
- * (which also serialises writers of one series), and the copy is used only
- * while the tag still matches.  Another backend's bar, a rolled-back
- * (sub)transaction or a rebuild changes the row version, and the state blob
- * is read again.  Every advance saves the state back, so the next bar of
- * any backend resumes from it.
+ * fsmml.feature_state holds the state after some featured bar of the
+ * series (fsmml_build_features writes it after the last; live scoring
+ * every fsmml.live_state_interval bars, so a bar does not rewrite a 4.5 kB
+ * row).  A backend keeps the current state per series, tagged with the
+ * series' newest trading.features row (timestamp and xmin): its own last
+ * write, so the copy is used only while nobody else wrote a feature row
+ * since.  Another backend's bar, a rolled-back (sub)transaction or a
+ * rebuild changes that row, and the state is read again: the saved one,
+ * advanced over the few bars stored after it (as the caller).  Writers of
+ * a series are serialised by the series-build lock (locks.h) the caller
+ * holds.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "access/transam.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -35,17 +39,30 @@ struct LiveSeries
 {
 	char		key[SERIES_KEY_LEN];	/* symbol \x01 timeframe; hash key */
 	bool		valid;			/* st matches the tag below */
-	TransactionId xmin;			/* of the feature_state row the state is from */
-	int64		last_ts;
-	int64		nbars;
+	TransactionId xmin;			/* of the newest features row (our own write) */
+	int64		last_ts;		/* its timestamp: the state's last bar */
+	int			unsaved;		/* bars since feature_state was written */
 	FsState    *st;				/* in series_cxt */
 	bool		has_prev;
 	double		prev[FS_NFEATURES];
 };
 
+int			fsmml_live_state_interval = 32;
+
 static HTAB *series_cache = NULL;
 static MemoryContext series_cxt = NULL;
 static LiveSeries scratch;		/* for keys too long to cache */
+
+void
+fsmml_live_state_init(void)
+{
+	DefineCustomIntVariable("fsmml.live_state_interval",
+							"Bars live scoring advances a series between two saves of its feature state.",
+							"A backend that did not score the last bars resumes from the saved state and "
+							"steps over at most this many stored bars.",
+							&fsmml_live_state_interval, 32, 1, 100000, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
 
 static LiveSeries *
 series_entry(const char *symbol, const char *timeframe)
@@ -85,11 +102,60 @@ series_entry(const char *symbol, const char *timeframe)
 	return e;
 }
 
+/*
+ * The saved state of the series advanced to the bar at ts, into e->st;
+ * false when it cannot be (no saved state, another layout, bars changed).
+ */
+static bool
+reload_state(LiveSeries *e, const char *symbol, const char *timeframe, int64 ts)
+{
+	static SPIPlanPtr blob_plan = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	bytea	   *blob;
+	int64		saved_ts;
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	fsmml_spi_keep_plan(&blob_plan, "SELECT state FROM fsmml.feature_state "
+						"WHERE symbol = $1 AND timeframe = $2", 2, types);
+	if (SPI_execute_plan(blob_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading fsmml.feature_state failed");
+	if (SPI_processed != 1)
+		return false;
+	blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull || !fs_state_valid((const FsState *) VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob)))
+		return false;			/* another layout: the caller rebuilds */
+	memcpy(e->st, VARDATA_ANY(blob), fs_state_size());
+	saved_ts = fs_state_last_ts(e->st);
+	if (saved_ts > ts)
+		return false;			/* feature rows deleted after the save: rebuild */
+	e->unsaved = 0;
+	if (saved_ts < ts)
+	{
+		/* the bars featured after the save, as live scoring stepped them */
+		FsmmlBars  *bars = fsmml_read_bars(symbol, timeframe, fsmml_unix_to_ts(saved_ts) + 1,
+										   fsmml_unix_to_ts(ts), CurrentMemoryContext);
+		double		out[FS_NFEATURES];
+
+		if (bars->n == 0 || bars->bars[bars->n - 1].ts != ts)
+			return false;
+		for (int64 i = 0; i < bars->n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (fs_step(e->st, &bars->bars[i], out) != FS_OK)
+				return false;
+		}
+		e->unsaved = (int) Min(bars->n, INT_MAX);
+	}
+	return true;
+}
+
 LiveSeries *
 fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts)
 {
 	static SPIPlanPtr tag_plan = NULL;
-	static SPIPlanPtr blob_plan = NULL;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	HeapTuple	tup;
@@ -97,47 +163,37 @@ fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts
 	bool		isnull;
 	TransactionId xmin;
 	int64		ts;
-	int64		nbars;
 	LiveSeries *e;
 
+	/* the newest feature row, when the series has a saved state at all */
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
-	fsmml_spi_keep_plan(&tag_plan, "SELECT xmin, last_ts, nbars FROM fsmml.feature_state "
-			  "WHERE symbol = $1 AND timeframe = $2 FOR UPDATE", 2, types);
-	if (SPI_execute_plan(tag_plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading fsmml.feature_state failed");
+	fsmml_spi_keep_plan(&tag_plan,
+						"SELECT f.\"timestamp\", f.xmin FROM fsmml.feature_state s, LATERAL "
+						"(SELECT \"timestamp\", xmin FROM trading.features WHERE symbol = $1 "
+						"AND timeframe = $2 ORDER BY \"timestamp\" DESC LIMIT 1) f "
+						"WHERE s.symbol = $1 AND s.timeframe = $2", 2, types);
+	if (SPI_execute_plan(tag_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the newest feature row failed");
 	if (SPI_processed == 0)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
-	ts = fsmml_ts_to_unix(DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
-	nbars = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	ts = fsmml_ts_to_unix(DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)));
+	xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
 	*last_ts = ts;
 
 	e = series_entry(symbol, timeframe);
-	if (e->valid && e->xmin == xmin && e->last_ts == ts && e->nbars == nbars)
+	if (e->valid && e->xmin == xmin && e->last_ts == ts)
 		return e;
 
 	/* Someone else moved the series on (or our own change rolled back): reload. */
 	e->valid = false;
-	fsmml_spi_keep_plan(&blob_plan, "SELECT state FROM fsmml.feature_state "
-			  "WHERE symbol = $1 AND timeframe = $2", 2, types);
-	if (SPI_execute_plan(blob_plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading fsmml.feature_state failed");
-	{
-		bytea	   *blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!fs_state_valid((const FsState *) VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob)) ||
-			fs_state_last_ts((const FsState *) VARDATA_ANY(blob)) != ts)
-			return NULL;		/* another layout: the caller rebuilds */
-		memcpy(e->st, VARDATA_ANY(blob), fs_state_size());
-	}
+	if (!reload_state(e, symbol, timeframe, ts))
+		return NULL;
 	e->has_prev = fsmml_live_read_features(symbol, timeframe, ts, e->prev);
 	e->xmin = xmin;
 	e->last_ts = ts;
-	e->nbars = nbars;
 	e->valid = true;
 	return e;
 }
@@ -229,20 +285,39 @@ feature_row_plan(void)
 	return plan;
 }
 
+/* Writes the state to fsmml.feature_state. */
+static void
+save_state(LiveSeries *s, Datum symbol, Datum timeframe)
+{
+	static SPIPlanPtr save_plan = NULL;
+	Oid			stypes[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, BYTEAOID};
+	Datum		svalues[5];
+	bytea	   *blob = palloc(VARHDRSZ + fs_state_size());
+
+	SET_VARSIZE(blob, VARHDRSZ + fs_state_size());
+	memcpy(VARDATA(blob), s->st, fs_state_size());
+	svalues[0] = symbol;
+	svalues[1] = timeframe;
+	svalues[2] = TimestampTzGetDatum(fsmml_unix_to_ts(fs_state_last_ts(s->st)));
+	svalues[3] = Int64GetDatum(fs_state_nbars(s->st));
+	svalues[4] = PointerGetDatum(blob);
+	fsmml_spi_keep_plan(&save_plan, "UPDATE fsmml.feature_state SET last_ts = $3, nbars = $4, state = $5, "
+						"updated_at = now() WHERE symbol = $1 AND timeframe = $2", 5, stypes);
+	if (SPI_execute_plan(save_plan, svalues, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "saving fsmml.feature_state failed");
+	pfree(blob);
+	s->unsaved = 0;
+}
+
 void
 fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
 						  const FsBar *bars, int n, double *out)
 {
-	static SPIPlanPtr save_plan = NULL;
 	SPIPlanPtr	fplan = feature_row_plan();
 	Datum		values[3 + FS_NFEATURES];
 	char		nulls[3 + FS_NFEATURES];
-	Oid			stypes[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, BYTEAOID};
-	Datum		svalues[5];
-	bytea	   *blob;
-	bool		isnull;
 
-	s->valid = false;			/* until saved: an ERROR leaves it reloaded next time */
+	s->valid = false;			/* until written: an ERROR leaves it reloaded next time */
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
 	for (int i = 0; i < n; i++)
@@ -264,27 +339,13 @@ fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timefra
 		if (SPI_execute_plan(fplan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing trading.features failed");
 	}
-
-	blob = palloc(VARHDRSZ + fs_state_size());
-	SET_VARSIZE(blob, VARHDRSZ + fs_state_size());
-	memcpy(VARDATA(blob), s->st, fs_state_size());
-	svalues[0] = values[0];
-	svalues[1] = values[1];
-	svalues[2] = TimestampTzGetDatum(fsmml_unix_to_ts(fs_state_last_ts(s->st)));
-	svalues[3] = Int64GetDatum(fs_state_nbars(s->st));
-	svalues[4] = PointerGetDatum(blob);
-	fsmml_spi_keep_plan(&save_plan, "UPDATE fsmml.feature_state SET last_ts = $3, nbars = $4, state = $5, "
-			  "updated_at = now() WHERE symbol = $1 AND timeframe = $2 RETURNING xmin",
-			  5, stypes);
-	if (SPI_execute_plan(save_plan, svalues, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "saving fsmml.feature_state failed");
-	s->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-												  1, &isnull));
+	s->unsaved += n;
+	if (s->unsaved >= fsmml_live_state_interval)
+		save_state(s, values[0], values[1]);
+	/* the newest feature row is ours: its xmin is this (sub)transaction's id */
+	s->xmin = GetCurrentTransactionId();
 	s->last_ts = fs_state_last_ts(s->st);
-	s->nbars = fs_state_nbars(s->st);
 	memcpy(s->prev, out + (int64) (n - 1) * FS_NFEATURES, sizeof(double) * FS_NFEATURES);
 	s->has_prev = true;
 	s->valid = s != &scratch;
-	pfree(blob);
 }
