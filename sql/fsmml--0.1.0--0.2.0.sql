@@ -1050,3 +1050,40 @@ END
 $$;
 ALTER FUNCTION fsmml_create_pred_partitions(timestamptz, timestamptz) OWNER TO fsmml_owner;
 /* ---- end concurrent partition creation ---- */
+
+/* ---- live scoring: version deletes wait on the prediction lock, not on row locks ---- */
+CREATE FUNCTION fsmml.lock_version_predictions(version_id bigint) RETURNS void
+LANGUAGE C STRICT SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'fsmml_lock_version_predictions';
+REVOKE ALL ON FUNCTION fsmml.lock_version_predictions(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml.lock_version_predictions(bigint) TO fsmml_owner;
+CREATE OR REPLACE FUNCTION fsmml.agentversions_keep_predicted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        IF EXISTS (SELECT 1 FROM trading.agentpreds) THEN
+            RAISE EXCEPTION 'cannot truncate trading.agentversions: trading.agentpreds has predictions'
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Truncate trading.agentpreds first.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.symbol = OLD.symbol THEN
+        RETURN NEW;
+    END IF;
+    -- wait for the transactions still writing its predictions, then see them
+    PERFORM fsmml.lock_version_predictions(OLD.id);
+    IF EXISTS (SELECT 1 FROM trading.agentpreds WHERE agent_version_id = OLD.id) THEN
+        RAISE EXCEPTION 'agent version % (%@%-% %) has predictions in trading.agentpreds',
+                        OLD.id, OLD.agent, OLD.symbol, OLD.timeframe, OLD.version
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('Delete them first: DELETE FROM trading.agentpreds WHERE agent_version_id = %s.', OLD.id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+/* ---- end version deletes ---- */

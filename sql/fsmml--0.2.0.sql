@@ -279,8 +279,14 @@ CREATE TABLE trading.agentpreds (
 -- inserted row costs more than the rest of fsmml_score together); the link is kept
 -- where versions change instead: a version with predictions can be neither deleted
 -- nor moved to another symbol, and agentversions cannot be truncated while
--- predictions exist.  Writers of agentpreds (fsmml_score) write only ids of
--- versions they have locked FOR KEY SHARE in the same transaction.
+-- predictions exist.  Writers of agentpreds hold the version's prediction lock
+-- (fsmml.lock_version_predictions) until they commit, and AccessShareLock on
+-- agentversions (fsmml_score also locks the versions FOR KEY SHARE): a DELETE
+-- waits for them and then sees their rows, a TRUNCATE waits.
+CREATE FUNCTION fsmml.lock_version_predictions(version_id bigint) RETURNS void
+LANGUAGE C STRICT SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'fsmml_lock_version_predictions';
+REVOKE ALL ON FUNCTION fsmml.lock_version_predictions(bigint) FROM PUBLIC;
 CREATE FUNCTION fsmml.agentversions_keep_predicted() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -296,6 +302,8 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.symbol = OLD.symbol THEN
         RETURN NEW;
     END IF;
+    -- wait for the transactions still writing its predictions, then see them
+    PERFORM fsmml.lock_version_predictions(OLD.id);
     IF EXISTS (SELECT 1 FROM trading.agentpreds WHERE agent_version_id = OLD.id) THEN
         RAISE EXCEPTION 'agent version % (%@%-% %) has predictions in trading.agentpreds',
                         OLD.id, OLD.agent, OLD.symbol, OLD.timeframe, OLD.version
@@ -677,6 +685,8 @@ ALTER TABLE trading.features OWNER TO fsmml_owner;
 ALTER TABLE fsmml.feature_state OWNER TO fsmml_owner;
 ALTER TABLE trading.agents OWNER TO fsmml_owner;
 ALTER TABLE trading.agentversions OWNER TO fsmml_owner;
+-- agentversions_keep_predicted runs as the owner in fsmml's functions
+GRANT EXECUTE ON FUNCTION fsmml.lock_version_predictions(bigint) TO fsmml_owner;
 ALTER TABLE trading.agentpreds OWNER TO fsmml_owner;
 ALTER TABLE trading.agentsignals OWNER TO fsmml_owner;
 ALTER TABLE trading.state_history OWNER TO fsmml_owner;

@@ -20,6 +20,7 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/memutils.h"
@@ -143,6 +144,23 @@ fsmml_lock_version_preds(int64 version_id)
 
 	/* the merge reads with fresh snapshots already: no snapshot here */
 	(void) acquire(FSMML_LOCK_VERSION_PREDS, name);
+}
+
+/*
+ * fsmml.lock_version_predictions(version_id): agentversions_keep_predicted
+ * takes it before it looks for a version's predictions, so a DELETE waits
+ * for the transactions still writing them (which hold it) and then sees
+ * their rows; in REPEATABLE READ it could not, and fails instead.
+ */
+PG_FUNCTION_INFO_V1(fsmml_lock_version_predictions);
+
+Datum
+fsmml_lock_version_predictions(PG_FUNCTION_ARGS)
+{
+	char	   *name = psprintf(INT64_FORMAT, PG_GETARG_INT64(0));
+
+	fail_if_stale(FSMML_LOCK_VERSION_PREDS, name, acquire(FSMML_LOCK_VERSION_PREDS, name));
+	PG_RETURN_VOID();
 }
 
 void

@@ -13,14 +13,17 @@
  * (and drops it on abort), so a promotion, a deploy or a rewritten blob
  * bumps every backend's generation after commit, never before, and a
  * rolled-back one never.  The next bar then re-reads its series' champions
- * and checks each model's bytes against model_sha256.  Every bar locks its
- * champions FOR KEY SHARE (agentpreds has no foreign key; see
- * fsmml--0.2.0.sql) and reloads when one stopped being a champion.
+ * and checks each model's bytes against model_sha256.  Every bar takes
+ * AccessShareLock on trading.agentversions first (so the invalidations of
+ * promotions committed before are processed); a version's DELETE waits for
+ * the writers of its predictions through their prediction lock (agentpreds
+ * has no foreign key; see agentversions_keep_predicted).
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -275,35 +278,17 @@ load_model(SeriesEntry *e, int k, const char *symbol)
 	return me;
 }
 
-/* Locks the champions FOR KEY SHARE; false when one is no longer a champion. */
-static bool
-lock_champions(SeriesEntry *e, const char *symbol)
+/*
+ * AccessShareLock on trading.agentversions for the transaction: TRUNCATE
+ * waits for it, and taking it processes the invalidations of promotions
+ * committed until now.  A DELETE of a version waits instead for the
+ * version's prediction lock (locks.h), which the writers of its
+ * predictions hold; agentversions_keep_predicted takes it.
+ */
+static void
+lock_versions_table(void)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, INT8ARRAYOID};
-	Datum		values[2];
-	Datum		ids[MAX_CHAMPIONS];
-
-	if (e->n == 0)
-		return true;
-	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM trading.agentversions WHERE symbol = $1 "
-									"AND id = ANY ($2) AND status = 'champion' FOR KEY SHARE",
-									2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed for the champion lock");
-		plan = p;
-	}
-	for (int k = 0; k < e->n; k++)
-		ids[k] = Int64GetDatum(e->ids[k]);
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = PointerGetDatum(construct_array(ids, e->n, INT8OID, 8, FLOAT8PASSBYVAL,
-												TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "locking the champions failed");
-	return SPI_processed == (uint64) e->n;
+	(void) RangeVarGetRelid(makeRangeVar("trading", "agentversions", -1), AccessShareLock, false);
 }
 
 LiveChampions *
@@ -316,6 +301,8 @@ fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	caches_create();
+	if (lock)
+		lock_versions_table();
 	tick++;
 	memset(key, 0, sizeof(key));
 	snprintf(key, sizeof(key), "%s\x01%s", symbol, timeframe);
@@ -332,9 +319,9 @@ fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
 			read_series(e, symbol, timeframe);
 			e->generation = g;
 		}
-		if (!lock || lock_champions(e, symbol))
+		if (e->generation == generation)
 			break;
-		e->generation = 0;		/* changed under us (commit raced our cache) */
+		/* a promotion committed while we read: read again */
 		if (attempt > 0)
 			elog(ERROR, "the champions of %s %s keep changing", symbol, timeframe);
 	}
