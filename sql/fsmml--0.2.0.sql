@@ -1526,12 +1526,21 @@ BEGIN
     RETURN NULL;
 END
 $$;
+-- Whether any endpoint is enabled, cached per backend (src/bgw/outbox_gate.c): with
+-- none, a signal's statement does not run the trigger at all.  fsmml_endpoints_changed
+-- tells every backend when endpoints change (after commit).
+CREATE FUNCTION fsmml.outbox_wanted() RETURNS boolean
+LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'fsmml_outbox_wanted';
+CREATE TRIGGER fsmml_endpoints_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON fsmml.endpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml_versions_changed();
 CREATE TRIGGER agentsignals_outbox_insert AFTER INSERT ON trading.agentsignals
     REFERENCING NEW TABLE AS fsmml_new_signals
-    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentsignals_outbox();
+    FOR EACH STATEMENT WHEN (fsmml.outbox_wanted()) EXECUTE FUNCTION fsmml.agentsignals_outbox();
 CREATE TRIGGER agentsignals_outbox_update AFTER UPDATE ON trading.agentsignals
     REFERENCING OLD TABLE AS fsmml_old_signals NEW TABLE AS fsmml_new_signals
-    FOR EACH STATEMENT EXECUTE FUNCTION fsmml.agentsignals_outbox();
+    FOR EACH STATEMENT WHEN (fsmml.outbox_wanted()) EXECUTE FUNCTION fsmml.agentsignals_outbox();
 
 -- Creates an endpoint and its secret; returns its id.  Admins only (they own the tables' rights).
 CREATE FUNCTION fsmml_create_endpoint(name text, kind text, url text, secret text DEFAULT NULL,

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# live_gates.sh — what live scoring skips when nobody is there, and that it stops skipping the
+# moment somebody is, seen from sessions that live on (their caches must not go stale):
+#   1. the outbox trigger's WHEN (fsmml.outbox_wanted, cached per backend): with no enabled
+#      endpoint a signal writes no outbox row; an endpoint created (committed) in another session
+#      is seen by the long-lived session's next signal; a rolled-back one never; a disabled one
+#      stops the rows;
+#   2. NOTIFY fsmml_signals only when some backend ran LISTEN fsmml_signals (shared counter kept by
+#      a ProcessUtility hook): a listener that starts after bars were scored without anybody
+#      listening receives the next bar's notification, and so does one listening on a
+#      connection that first listened elsewhere and UNLISTENed.
+. "$(dirname "$0")/../lib.sh"
+set -u
+# endpoints live in fsmml.database (the delivery worker's): the test runs there
+. "$ROOT/test/bgw_lib.sh"
+bgw_setup
+psql -X -q -c "ALTER SYSTEM SET fsmml.allowed_urls = 'http://127.0.0.1:9/'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
+
+out=$("$PY" - <<'PY'
+import os, select, time, psycopg2
+db = os.environ["PGDATABASE"]
+def conn():
+    c = psycopg2.connect(dbname=db); c.autocommit = True; return c, c.cursor()
+w, wc = conn()            # the long-lived writer of signals
+a, ac = conn()            # the admin changing endpoints
+def outbox():
+    ac.execute("SELECT count(*) FROM fsmml.outbox"); return ac.fetchone()[0]
+ts = [0]
+def signal():
+    ts[0] += 1
+    wc.execute("INSERT INTO trading.agentsignals (symbol, timeframe, \"timestamp\", side, strength) "
+               "VALUES ('GATE', '1m', '2024-01-01'::timestamptz + %s * interval '1 minute', 1, 0.5)", (ts[0],))
+wc.execute("SET track_functions = 'pl'")
+wc.execute("BEGIN"); signal()
+wc.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = 'agentsignals_outbox'")
+print("calls_without", wc.fetchone()[0]); wc.execute("COMMIT")
+print("none", outbox())
+ac.execute("BEGIN"); ac.execute("SELECT fsmml_create_endpoint('gate_rb', 'webhook', 'http://127.0.0.1:9/')"); ac.execute("ROLLBACK")
+signal(); print("rolled_back", outbox())
+ac.execute("BEGIN"); ac.execute("SELECT fsmml_create_endpoint('gate', 'webhook', 'http://127.0.0.1:9/')")
+signal(); print("uncommitted", outbox())
+ac.execute("COMMIT")
+wc.execute("BEGIN"); signal()
+wc.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = 'agentsignals_outbox'")
+print("calls_with", wc.fetchone()[0]); wc.execute("COMMIT")
+print("committed", outbox())
+ac.execute("UPDATE fsmml.endpoints SET enabled = false WHERE name = 'gate'")
+n = outbox(); signal(); print("disabled", outbox() - n)
+PY
+)
+echo "$out" | sed 's/^/# /'
+check "no enabled endpoint: a signal writes no outbox row" [ "$(echo "$out" | awk '$1 == "none" {print $2}')" = 0 ]
+check "with no endpoint the PL/pgSQL outbox trigger is not even called, with one it is" \
+    [ "$(echo "$out" | awk '$1 == "calls_without" || $1 == "calls_with" {printf "%s", $2}')" = 01 ]
+check "an endpoint rolled back in another session is never seen" [ "$(echo "$out" | awk '$1 == "rolled_back" {print $2}')" = 0 ]
+check "an endpoint not yet committed is not seen by the other session" [ "$(echo "$out" | awk '$1 == "uncommitted" {print $2}')" = 0 ]
+check "once committed, the long-lived session's next signal is queued" [ "$(echo "$out" | awk '$1 == "committed" {print $2}')" = 1 ]
+check "disabled: the long-lived session queues nothing again" [ "$(echo "$out" | awk '$1 == "disabled" {print $2}')" = 0 ]
+psql -X -q -c "ALTER SYSTEM RESET fsmml.allowed_urls" -c "SELECT pg_reload_conf()" >/dev/null
+
+# ---- 2. NOTIFY only with a listener
+q "SET client_min_messages = warning; SELECT fsmml_train('EnsembleWeighted', 'GATE2', '1m')" >/dev/null 2>&1 || true
+"$PY" - <<'PY' >/dev/null
+import os, psycopg2, math
+c = psycopg2.connect(dbname=os.environ["PGDATABASE"]); c.autocommit = True; cur = c.cursor()
+rows = []
+p = 100.0
+for i in range(400):
+    q = p * (1 + 0.001 * math.sin(i * 0.7))
+    rows.append(("GATE2", "1m", "2024-02-01 00:00+00", i, p, max(p, q) * 1.0005, min(p, q) * 0.9995, q, 10 + i % 7))
+    p = q
+for r in rows:
+    cur.execute("INSERT INTO trading.historicaldata VALUES (%s, %s, %s::timestamptz + %s * interval '1 minute', %s, %s, %s, %s, %s)", r)
+PY
+q "SET client_min_messages = warning; SELECT fsmml_train('EnsembleWeighted', 'GATE2', '1m')" >/dev/null
+q "SELECT fsmml_enable_scoring('GATE2', '1m')" >/dev/null
+out=$("$PY" - <<'PY'
+import os, select, psycopg2
+db = os.environ["PGDATABASE"]
+def conn():
+    c = psycopg2.connect(dbname=db); c.autocommit = True; return c, c.cursor()
+w, wc = conn()
+n = [400]
+def bar():
+    wc.execute("INSERT INTO trading.historicaldata VALUES ('GATE2', '1m', '2024-02-01 00:00+00'::timestamptz + %s * interval '1 minute', 100, 100.1, 99.9, 100.05, 10)", (n[0],))
+    n[0] += 1
+def wait(c, secs=2.0):
+    got = []
+    if select.select([c], [], [], secs) != ([], [], []):
+        c.poll(); got = [x.payload for x in c.notifies]; del c.notifies[:]
+    return got
+wc.execute("SELECT count(*) FROM trading.agentsignals WHERE symbol = 'GATE2'"); s0 = wc.fetchone()[0]
+bar(); bar()
+wc.execute("SELECT count(*) FROM trading.agentsignals WHERE symbol = 'GATE2'"); print("scored_unheard", wc.fetchone()[0] - s0)
+l, lc = conn(); lc.execute("LISTEN fsmml_signals")
+bar(); print("late_listener", len(wait(l)))
+m, mc = conn(); mc.execute("LISTEN other_channel"); mc.execute("UNLISTEN *"); mc.execute("LISTEN fsmml_signals")
+bar(); print("second_listener", len(wait(m)), len(wait(l)))
+PY
+)
+echo "$out" | sed 's/^/# /'
+check "bars scored while nobody listens still write their signals" [ "$(echo "$out" | awk '$1 == "scored_unheard" {print $2}')" = 2 ]
+check "a listener that starts later gets the next bar's notification" [ "$(echo "$out" | awk '$1 == "late_listener" {print $2}')" = 1 ]
+check "a second listener (after LISTEN elsewhere and UNLISTEN *) and the first both get the next one" \
+    [ "$(echo "$out" | awk '$1 == "second_listener" {print $2 $3}')" = 11 ]
+bgw_teardown
+finish
