@@ -7,6 +7,9 @@
  */
 #include "postgres.h"
 
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -182,7 +185,25 @@ fsmml_report_sha_mismatch(const Champion *c, const char *instance)
 			 errhint("The model blob was altered after the version was registered; retrain or restore it.")));
 }
 
-/* The model blob of a version, checked against its recorded sha256. */
+/* Lower-case hex SHA-256 of len bytes into hex[65]. */
+static void
+sha256_hex(const void *data, size_t len, char *hex)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 || pg_cryptohash_update(ctx, data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/*
+ * The model blob of a version, checked against its recorded sha256 (hashed
+ * here, from the one detoasted copy: the blobs run to hundreds of kB).
+ */
 bytea *
 fsmml_read_model(const char *symbol, const Champion *c, const char *instance)
 {
@@ -190,13 +211,15 @@ fsmml_read_model(const char *symbol, const Champion *c, const char *instance)
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 	bool		isnull;
-	bool		sha_ok;
+	bytea	   *model;
+	char	   *want;
+	char		got[2 * PG_SHA256_DIGEST_LENGTH + 1];
 	int			rc;
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = Int64GetDatum(id);
-	rc = SPI_execute_with_args("SELECT model, encode(sha256(model), 'hex') = model_sha256 "
-							   "FROM trading.agentversions WHERE symbol = $1 AND id = $2",
+	rc = SPI_execute_with_args("SELECT model, model_sha256 FROM trading.agentversions "
+							   "WHERE symbol = $1 AND id = $2",
 							   2, types, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the model failed: %s", SPI_result_code_string(rc));
@@ -204,10 +227,12 @@ fsmml_read_model(const char *symbol, const Champion *c, const char *instance)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent version " INT64_FORMAT " does not exist", id)));
-	sha_ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!sha_ok)
+	model = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	want = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	sha256_hex(VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model), got);
+	if (want == NULL || strcmp(got, want) != 0)
 		fsmml_report_sha_mismatch(c, instance);
-	return DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return model;
 }
 
 /*

@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "catalog/namespace.h"
@@ -39,13 +40,6 @@
 
 /* NOTIFY payloads must be shorter than 8000 bytes (async.c) */
 #define NOTIFY_PAYLOAD_MAX_LENGTH 8000
-
-static void
-run(SPIPlanPtr plan, Datum *values, const char *what)
-{
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "writing %s failed", what);
-}
 
 static Datum
 f8_array(const double *v, const bool *null, int n)
@@ -284,14 +278,123 @@ first_direction(LiveChampions *ch)
 	return -1;
 }
 
-static void
-write_preds(const char *symbol, const char *timeframe, LiveChampions *ch, const FsBar *bars,
-			const FsAgentRow *rows, int n, float **dprob)
+/*
+ * A bar's writes as one statement: each part (predictions, states,
+ * transitions, signals) is one of the statements above; the parts present
+ * become data-modifying CTEs of the last one, so the executor starts once
+ * per bar instead of once per table.  Plans are kept per set of parts.
+ */
+enum
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[6] = {TEXTOID, TEXTOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID,
-	JSONBARRAYOID};
-	Datum		values[6];
+	PART_PREDS, PART_STATES, PART_TRANSITIONS, PART_SIGNALS, NPARTS
+};
+
+static const int part_nargs[NPARTS] = {4, 10, 6, 9};	/* after $1 symbol, $2 timeframe */
+
+typedef struct LiveWrite
+{
+	bool		has[NPARTS];
+	Datum		args[NPARTS][12];	/* $1, $2 and the part's own */
+} LiveWrite;
+
+static const char *
+part_sql(int part)
+{
+	switch (part)
+	{
+		case PART_PREDS:
+			return preds_sql;
+		case PART_STATES:
+			return state_sql;
+		case PART_TRANSITIONS:
+			return transition_sql;
+		default:
+			return signal_sql;
+	}
+}
+
+/* sql with its $3.. renumbered from $(first): $1 and $2 stay */
+static void
+append_renumbered(StringInfo out, const char *sql, int first)
+{
+	for (const char *c = sql; *c; c++)
+	{
+		if (*c == '$' && isdigit((unsigned char) c[1]))
+		{
+			int			k = (int) strtol(c + 1, (char **) &c, 10);
+
+			appendStringInfo(out, "$%d", k <= 2 ? k : k - 3 + first);
+			c--;
+		}
+		else
+			appendStringInfoChar(out, *c);
+	}
+}
+
+static void
+flush_writes(LiveWrite *w)
+{
+	static SPIPlanPtr plans[1 << NPARTS];
+	static const Oid part_types[NPARTS][10] = {
+		{INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, JSONBARRAYOID},
+		{INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+		FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
+		{INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID},
+		{INT8OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT2ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+		FLOAT8ARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID},
+	};
+	int			mask = 0;
+	int			last = -1;
+	int			nargs = 2;
+	Oid			types[2 + 4 + 10 + 6 + 9];
+	Datum		values[2 + 4 + 10 + 6 + 9];
+
+	for (int p = 0; p < NPARTS; p++)
+		if (w->has[p])
+		{
+			mask |= 1 << p;
+			last = p;
+		}
+	if (last < 0)
+		return;
+	types[0] = types[1] = TEXTOID;
+	values[0] = w->args[last][0];	/* symbol and timeframe: the same in every part */
+	values[1] = w->args[last][1];
+	for (int p = 0; p < NPARTS; p++)
+		if (w->has[p])
+		{
+			memcpy(types + nargs, part_types[p], sizeof(Oid) * part_nargs[p]);
+			memcpy(values + nargs, w->args[p] + 2, sizeof(Datum) * part_nargs[p]);
+			nargs += part_nargs[p];
+		}
+	if (plans[mask] == NULL)
+	{
+		StringInfoData sql;
+		int			first = 3;
+		int			ncte = 0;
+
+		initStringInfo(&sql);
+		for (int p = 0; p < last; p++)
+			if (w->has[p])
+			{
+				appendStringInfo(&sql, "%s w%d AS (", ncte++ ? "," : "WITH", p);
+				append_renumbered(&sql, part_sql(p), first);
+				appendStringInfoString(&sql, ") ");
+				first += part_nargs[p];
+			}
+		append_renumbered(&sql, part_sql(last), first);
+		fsmml_spi_keep_plan(&plans[mask], sql.data, nargs, types);
+		pfree(sql.data);
+	}
+	if (SPI_execute_plan(plans[mask], values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "writing the live scores failed");
+}
+
+static void
+write_preds(LiveWrite *w, const char *symbol, const char *timeframe, LiveChampions *ch,
+			const FsBar *bars, const FsAgentRow *rows, int n, float **dprob)
+{
+	Datum	   *values = w->args[PART_PREDS];
 	int			cap = ch->n * n;
 	Datum	   *v = palloc(sizeof(Datum) * Max(cap, 1));
 	Datum	   *t = palloc(sizeof(Datum) * Max(cap, 1));
@@ -331,22 +434,15 @@ write_preds(const char *symbol, const char *timeframe, LiveChampions *ch, const 
 	values[3] = TS_ARR(t, np);
 	values[4] = ARR(h, np, INT4OID, 4, true, TYPALIGN_INT);
 	values[5] = ARR(j, np, JSONBOID, -1, false, TYPALIGN_INT);
-	run(fsmml_spi_keep_plan(&plan, preds_sql, 6, types), values, "trading.agentpreds");
+	w->has[PART_PREDS] = true;
 }
 
 static void
-write_states(const char *symbol, const char *timeframe, FsAgentModel *m, const FsBar *bars,
-			 const FsAgentRow *rows, int n)
+write_states(LiveWrite *w, const char *symbol, const char *timeframe, FsAgentModel *m,
+			 const FsBar *bars, const FsAgentRow *rows, int n)
 {
-	static SPIPlanPtr splan = NULL;
-	static SPIPlanPtr tplan = NULL;
-	Oid			types[12] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-		FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, FLOAT8ARRAYOID};
-	Oid			ttypes[8] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
-	Datum		values[12];
-	Datum		tvalues[8];
+	Datum	   *values = w->args[PART_STATES];
+	Datum	   *tvalues = w->args[PART_TRANSITIONS];
 	Datum	   *ts = palloc(sizeof(Datum) * n);
 	Datum	   *names = palloc(sizeof(Datum) * n);
 	double	   *conf = palloc(sizeof(double) * n);
@@ -396,7 +492,7 @@ write_states(const char *symbol, const char *timeframe, FsAgentModel *m, const F
 		values[5] = f8_array(conf, NULL, ns);
 		for (int j = 0; j < 6; j++)
 			values[6 + j] = f8_array(met[j], NULL, ns);
-		run(fsmml_spi_keep_plan(&splan, state_sql, 12, types), values, "trading.state_history");
+		w->has[PART_STATES] = true;
 	}
 	if (nt > 0)
 	{
@@ -405,19 +501,16 @@ write_states(const char *symbol, const char *timeframe, FsAgentModel *m, const F
 		tvalues[5] = TEXT_ARR(tto, nt);
 		tvalues[6] = f8_array(tconf, NULL, nt);
 		tvalues[7] = TEXT_ARR(treason, nt);
-		run(fsmml_spi_keep_plan(&tplan, transition_sql, 8, ttypes), tvalues, "trading.transitions");
+		w->has[PART_TRANSITIONS] = true;
 	}
 }
 
 static void
-write_signals(const char *symbol, const char *timeframe, FsAgentModel *ens, const FsBar *bars,
-			  FsAgentRow *rows, int n, const int64 *ids, int nids, const char *const *missing,
-			  int nmissing, bool stale, bool notify)
+write_signals(LiveWrite *w, const char *symbol, const char *timeframe, FsAgentModel *ens,
+			  const FsBar *bars, FsAgentRow *rows, int n, const int64 *ids, int nids,
+			  const char *const *missing, int nmissing, bool stale, bool notify)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[11] = {TEXTOID, TEXTOID, INT8OID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
-		INT2ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID};
-	Datum		values[11];
+	Datum	   *values = w->args[PART_SIGNALS];
 	Datum	   *ts = palloc(sizeof(Datum) * n);
 	Datum	   *side = palloc(sizeof(Datum) * n);
 	Datum	   *js = palloc(sizeof(Datum) * n);
@@ -464,7 +557,8 @@ write_signals(const char *symbol, const char *timeframe, FsAgentModel *ens, cons
 	values[8] = f8_array(sl, NULL, n);
 	values[9] = f8_array(tp, NULL, n);
 	values[10] = ARR(js, n, JSONBOID, -1, false, TYPALIGN_INT);
-	run(fsmml_spi_keep_plan(&plan, signal_sql, 11, types), values, "trading.agentsignals");
+	w->has[PART_SIGNALS] = true;
+	flush_writes(w);
 	if (notify)
 		for (int k = 0; k < n; k++)
 			notify_signal(symbol, timeframe, bars[k + 1].ts, DatumGetInt16(side[k]),
@@ -505,7 +599,9 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	int			nids = 0;
 	bool		stale = false;
 	bool		any_agent = false;
+	LiveWrite	w;
 
+	memset(&w, 0, sizeof(w));
 	memset(&ds, 0, sizeof(ds));
 	ds.nfeat = FS_NFEATURES;
 	ds.names = palloc(sizeof(char *) * FS_NFEATURES);
@@ -615,11 +711,14 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 		fsmml_lock_series_signals(symbol, timeframe);
 	for (int i = 1; i <= n; i++)
 		ensure_partition(bars[i].ts);
-	write_preds(symbol, timeframe, ch, bars, rows, n, dprob);
+	write_preds(&w, symbol, timeframe, ch, bars, rows, n, dprob);
 	if (state)
-		write_states(symbol, timeframe, state, bars, rows, n);
+		write_states(&w, symbol, timeframe, state, bars, rows, n);
 	if (ens == NULL)
+	{
+		flush_writes(&w);
 		return 0;
-	write_signals(symbol, timeframe, ens, bars, rows, n, ids, nids, missing, nmissing, stale, notify);
+	}
+	write_signals(&w, symbol, timeframe, ens, bars, rows, n, ids, nids, missing, nmissing, stale, notify);
 	return n;
 }
