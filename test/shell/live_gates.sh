@@ -59,7 +59,7 @@ check "once committed, the long-lived session's next signal is queued" [ "$(echo
 check "disabled: the long-lived session queues nothing again" [ "$(echo "$out" | awk '$1 == "disabled" {print $2}')" = 0 ]
 psql -X -q -c "ALTER SYSTEM RESET fsmml.allowed_urls" -c "SELECT pg_reload_conf()" >/dev/null
 
-# ---- 2. NOTIFY only with a listener
+# ---- 2. NOTIFY only with a listener (bars of GATE2; part 3 goes on with them)
 q "SET client_min_messages = warning; SELECT fsmml_train('EnsembleWeighted', 'GATE2', '1m')" >/dev/null 2>&1 || true
 "$PY" - <<'PY' >/dev/null
 import os, psycopg2, math
@@ -104,5 +104,63 @@ check "bars scored while nobody listens still write their signals" [ "$(echo "$o
 check "a listener that starts later gets the next bar's notification" [ "$(echo "$out" | awk '$1 == "late_listener" {print $2}')" = 1 ]
 check "a second listener (after LISTEN elsewhere and UNLISTEN *) and the first both get the next one" \
     [ "$(echo "$out" | awk '$1 == "second_listener" {print $2 $3}')" = 11 ]
+
+# ---- 3. the feature state saved every fsmml.live_state_interval bars, resumed by any backend
+# Three sessions take turns inserting bars (one with the interval at 1, one at 5, one at the
+# default 32): every bar after another session's resumes from the saved state and steps over the
+# bars stored since.  The features and signals must equal a rebuild from the first bar.
+out=$("$PY" - <<'PY'
+import os, psycopg2
+db = os.environ["PGDATABASE"]
+cs = []
+for iv in (None, 1, 5):
+    c = psycopg2.connect(dbname=db); c.autocommit = True; cur = c.cursor()
+    if iv: cur.execute("SET fsmml.live_state_interval = %s" % iv)
+    cs.append(cur)
+cs[0].execute("SELECT max(timestamp) FROM trading.features WHERE symbol = 'GATE2'"); first = cs[0].fetchone()[0]
+print("first", first.isoformat())
+n = int(first.timestamp() // 60) - int(1706745600 // 60) + 1     # minutes after 2024-02-01
+for k in range(60):
+    cur = cs[(k // 3) % 3] if k < 30 else cs[0]
+    o = 100 + k * 0.01; c = o + (k % 7 - 3) * 0.02
+    cur.execute("INSERT INTO trading.historicaldata VALUES ('GATE2', '1m', '2024-02-01 00:00+00'::timestamptz + %s * interval '1 minute', "
+                "%s, %s, %s, %s, %s)", (n, o, max(o, c) + 0.05, min(o, c) - 0.05, c, 10 + k % 5))
+    n += 1
+cs[0].execute("SELECT (SELECT max(timestamp) FROM trading.features WHERE symbol = 'GATE2') - last_ts FROM fsmml.feature_state WHERE symbol = 'GATE2'")
+print("lag", cs[0].fetchone()[0].total_seconds() / 60)
+cs[0].execute("SELECT count(*) FROM fsmml.scoring_errors WHERE symbol = 'GATE2'"); print("errors", cs[0].fetchone()[0])
+PY
+)
+echo "$out" | sed 's/^/# /'
+first=$(echo "$out" | awk '$1 == "first" {print $2}')
+lag=$(echo "$out" | awk '$1 == "lag" {print $2}')
+check "30 bars by one session at the default interval leave the saved state behind (by $lag bars, < 32)" \
+    awk -v l="$lag" 'BEGIN { exit !(l > 0 && l < 32) }'
+check "no scoring errors while sessions took turns" [ "$(echo "$out" | awk '$1 == "errors" {print $2}')" = 0 ]
+diff=$(psql -X -At -q -v ON_ERROR_STOP=1 <<SQL 2>&1 | tail -1
+SET client_min_messages = warning;
+CREATE TEMP TABLE lf AS SELECT * FROM trading.features WHERE symbol = 'GATE2';
+CREATE TEMP TABLE ls AS SELECT timestamp, side, strength, size, sl, tp, payload, ensemble_version_id, agent_version_ids
+    FROM trading.agentsignals WHERE symbol = 'GATE2' AND timestamp > '$first';
+BEGIN;
+SET LOCAL fsmml.score_on_insert = off;
+DELETE FROM trading.agentsignals WHERE symbol = 'GATE2' AND timestamp > '$first';
+DELETE FROM trading.features WHERE symbol = 'GATE2';
+DELETE FROM fsmml.feature_state WHERE symbol = 'GATE2';
+SELECT fsmml_build_features('GATE2', '1m') >= 0;
+SELECT fsmml_score('GATE2', '1m', '$first'::timestamptz + interval '1 minute', 'infinity') >= 0;
+SELECT (SELECT count(*) FROM ls) || ' ' ||
+  (SELECT count(*) FROM ((SELECT * FROM trading.features WHERE symbol = 'GATE2' EXCEPT SELECT * FROM lf)
+                         UNION ALL (SELECT * FROM lf EXCEPT SELECT * FROM trading.features WHERE symbol = 'GATE2')) d) || ' ' ||
+  (SELECT count(*) FROM ((SELECT timestamp, side, strength, size, sl, tp, payload, ensemble_version_id, agent_version_ids
+                          FROM trading.agentsignals WHERE symbol = 'GATE2' AND timestamp > '$first' EXCEPT SELECT * FROM ls)
+                         UNION ALL (SELECT * FROM ls EXCEPT SELECT timestamp, side, strength, size, sl, tp, payload, ensemble_version_id, agent_version_ids
+                          FROM trading.agentsignals WHERE symbol = 'GATE2' AND timestamp > '$first')) d);
+COMMIT;
+SQL
+)
+echo "# live signals, differing features, differing signals: $diff"
+check "sessions taking turns: features and signals equal a rebuild from the first bar" [ "$diff" = "60 0 0" ]
+
 bgw_teardown
 finish
