@@ -1,0 +1,163 @@
+/*
+ * delivery_lanes.c — the delivery worker's claimed rows, one ordered lane per
+ * endpoint, and the rule that starts them.
+ *
+ * A pass claims an endpoint's next rows ahead of their sends (up to
+ * DELIVERY_CLAIM_AHEAD, in signal order) so that one transaction serves a
+ * whole batch; a lane then starts its rows in that order, at most the
+ * endpoint's max_in_flight at once (and fsmml.delivery_max_in_flight over all
+ * lanes).  With max_in_flight 1 the next row starts only after the previous
+ * one's 2xx, over the kept-alive connection, without waiting for a pass.
+ *
+ * A retryable failure stalls its lane: the rows not yet started are released
+ * (queued again, no attempt counted) and nothing more starts until the
+ * lane's transfers have ended and the failure is recorded; the next claim
+ * then honours the failed row's back-off, so no row ever overtakes it.  A
+ * permanent failure ('failed', the next rows go on) does not stall.
+ */
+#include "postgres.h"
+
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "delivery.h"
+
+typedef struct Lane
+{
+	int64		endpoint_id;	/* hash key */
+	int			window;			/* the endpoint's max_in_flight */
+	int			inflight;
+	bool		stalled;
+	dlist_head	waiting;		/* claimed, not started, in signal order */
+} Lane;
+
+struct DeliveryLanes
+{
+	HTAB	   *lanes;
+	int			held;			/* claimed rows not yet finished or released */
+	int			dry;			/* lanes that ran out of rows since the last pass */
+};
+
+DeliveryLanes *
+delivery_lanes_create(MemoryContext cxt)
+{
+	DeliveryLanes *l = MemoryContextAllocZero(cxt, sizeof(DeliveryLanes));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(Lane);
+	ctl.hcxt = cxt;
+	l->lanes = hash_create("fsmml delivery lanes", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return l;
+}
+
+static Lane *
+lane_of(DeliveryLanes *l, int64 endpoint_id)
+{
+	bool		found;
+	Lane	   *lane = hash_search(l->lanes, &endpoint_id, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		lane->window = 1;
+		lane->inflight = 0;
+		lane->stalled = false;
+		dlist_init(&lane->waiting);
+	}
+	return lane;
+}
+
+int
+delivery_lanes_held(DeliveryLanes *l)
+{
+	return l->held;
+}
+
+int
+delivery_lanes_take_dry(DeliveryLanes *l)
+{
+	int			d = l->dry;
+
+	l->dry = 0;
+	return d;
+}
+
+void
+delivery_lanes_add(DeliveryLanes *l, DeliveryRequest *r, int window)
+{
+	Lane	   *lane = lane_of(l, r->endpoint_id);
+
+	lane->window = Max(window, 1);
+	dlist_push_tail(&lane->waiting, &r->node);
+	l->held++;
+}
+
+/*
+ * Starts what order allows in one lane.  The allow-list is checked again
+ * here, at send time: a row it now refuses goes to *refused (a permanent
+ * failure), as does one refused at its claim.
+ */
+static void
+lane_pump(DeliveryLanes *l, Lane *lane, DeliveryHttp *h, int max_in_flight, dlist_head *refused)
+{
+	while (!lane->stalled && lane->inflight < lane->window && !dlist_is_empty(&lane->waiting) &&
+		   delivery_http_in_flight(h) < max_in_flight)
+	{
+		DeliveryRequest *r = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&lane->waiting));
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+		char	   *why = r->refused ? NULL : fsmml_url_refusal(r->urls[r->url_index]);
+
+		MemoryContextSwitchTo(old);
+		lane->inflight++;
+		if (why)
+		{
+			r->refused = true;
+			strlcpy(r->errbuf, why, sizeof(r->errbuf));
+		}
+		if (r->refused)
+			dlist_push_tail(refused, &r->node);
+		else
+			delivery_http_start(h, r);
+	}
+}
+
+void
+delivery_lanes_pump(DeliveryLanes *l, DeliveryHttp *h, int max_in_flight, dlist_head *refused)
+{
+	HASH_SEQ_STATUS seq;
+	Lane	   *lane;
+
+	hash_seq_init(&seq, l->lanes);
+	while ((lane = hash_seq_search(&seq)) != NULL)
+		lane_pump(l, lane, h, max_in_flight, refused);
+}
+
+/*
+ * r (started by a lane) has ended for good.  A retryable failure stalls the
+ * lane and moves its waiting rows to *released (the caller queues them
+ * again and frees them).
+ */
+void
+delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_failure,
+						dlist_head *released)
+{
+	Lane	   *lane = lane_of(l, r->endpoint_id);
+
+	lane->inflight--;
+	l->held--;
+	if (retryable_failure)
+	{
+		lane->stalled = true;
+		while (!dlist_is_empty(&lane->waiting))
+		{
+			dlist_push_tail(released, dlist_pop_head_node(&lane->waiting));
+			l->held--;
+		}
+	}
+	/* nothing of the lane in flight: the failure is recorded before the next claim */
+	if (lane->inflight == 0)
+		lane->stalled = false;
+	if (lane->inflight == 0 && dlist_is_empty(&lane->waiting))
+		l->dry++;
+}
