@@ -88,7 +88,7 @@ drain() {   # drain NAME: N signals, wait for all delivered, print the rate and 
                      round(count(*) / (($on1 - $on0) / 1e9)))
        FROM fsmml.outbox WHERE status = 'delivered'"
     sleep 0.3   # the receiver flushes its log when idle
-    rcv_check "$N"
+    rcv_check "$(q "SELECT count(*) FROM fsmml.outbox")"
 }
 echo "== 1. deliveries/s, $N signals"
 q "SELECT fsmml_create_endpoint('e0', 'webhook', 'http://127.0.0.1:$F/e0', '$SECRET')" >/dev/null

@@ -100,6 +100,8 @@ extern void delivery_lanes_pump(DeliveryLanes *l, DeliveryHttp *h, int max_in_fl
 extern void delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_failure,
 									dlist_head *released);
 extern int	delivery_lanes_held(DeliveryLanes *l);
+/* Some lane is short of rows: a claim may refill it. */
+extern bool delivery_lanes_want_more(DeliveryLanes *l);
 /* Lanes that ran out of rows since the last call (a pass may claim more). */
 extern int	delivery_lanes_take_dry(DeliveryLanes *l);
 

@@ -74,6 +74,39 @@ delivery_lanes_held(DeliveryLanes *l)
 	return l->held;
 }
 
+/*
+ * Whether a claim is worth its scan: some lane holds at most half of
+ * DELIVERY_CLAIM_AHEAD (a claim reads an endpoint's held rows again before
+ * it reaches new ones).
+ */
+bool
+delivery_lanes_want_more(DeliveryLanes *l)
+{
+	HASH_SEQ_STATUS seq;
+	Lane	   *lane;
+	bool		want = false;
+
+	hash_seq_init(&seq, l->lanes);
+	while ((lane = hash_seq_search(&seq)) != NULL)
+	{
+		int			held = lane->inflight;
+		dlist_iter	it;
+
+		dlist_foreach(it, &lane->waiting)
+		{
+			if (++held > DELIVERY_CLAIM_AHEAD / 2)
+				break;
+		}
+		if (held <= DELIVERY_CLAIM_AHEAD / 2)
+		{
+			want = true;
+			hash_seq_term(&seq);
+			break;
+		}
+	}
+	return want;
+}
+
 int
 delivery_lanes_take_dry(DeliveryLanes *l)
 {
@@ -159,5 +192,9 @@ delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_fai
 	if (lane->inflight == 0)
 		lane->stalled = false;
 	if (lane->inflight == 0 && dlist_is_empty(&lane->waiting))
+	{
+		/* an idle endpoint keeps no lane: want_more looks at busy ones only */
 		l->dry++;
+		hash_search(l->lanes, &r->endpoint_id, HASH_REMOVE, NULL);
+	}
 }

@@ -66,7 +66,7 @@
 #define IDLE_SLEEP_MS 60000L
 #define HOUSEKEEPING_MS 60000L
 #define BUSY_POLL_MS 1
-#define BATCH_WAIT_US 10000
+#define BATCH_WAIT_US 50000
 #define RECORD_BATCH 256		/* results that make a pass at once */
 #define MAX_HELD 4096			/* claimed rows not yet recorded, all endpoints */
 
@@ -147,10 +147,10 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
 }
 
 /*
- * The statements of every pass, prepared once.  The claim, whose planning
- * cost more than its run, keeps one generic plan (made again every minute,
- * and by the plan cache after DDL); the others are planned with their
- * arrays' values, cheaply, so their row estimates are the batch's.
+ * The statements of every pass, prepared once.  The claim and the record,
+ * whose planning cost more than their runs, keep one generic plan (made
+ * again every minute, and by the plan cache after DDL: primary-key probes
+ * per row whatever the batch); the others are planned with their values.
  */
 enum
 {
@@ -170,7 +170,7 @@ spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, 
 
 	if (plans[which] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, which == PLAN_CLAIM ?
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, (which == PLAN_CLAIM || which == PLAN_RECORD) ?
 											 CURSOR_OPT_GENERIC_PLAN : CURSOR_OPT_CUSTOM_PLAN);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
@@ -184,7 +184,8 @@ spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, 
 
 static void disable_failing(void);
 
-static void
+/* Records res; true when a transfer failed (a back-off may now be due later). */
+static bool
 record_results(Results *res)
 {
 	bool		any_failed = false;
@@ -261,6 +262,7 @@ record_results(Results *res)
 	if (any_failed)
 		disable_failing();
 	res->n = res->nr = res->nrel = 0;
+	return any_failed;
 }
 
 /*
@@ -624,6 +626,7 @@ fsmml_delivery_main(Datum arg)
 	{
 		bool		woke;
 		bool		pending;
+		bool		timer;
 		TimestampTz now;
 		int			room;
 
@@ -654,7 +657,8 @@ fsmml_delivery_main(Datum arg)
 		 * claim may refill it), else after RECORD_BATCH results or
 		 * BATCH_WAIT_US; a wake-up or an expired back-off runs a pass anyway.
 		 */
-		if (woke || now >= next_due ||
+		timer = now >= next_due;
+		if (woke || timer ||
 			(pending && (delivery_http_in_flight(http) == 0 || delivery_lanes_take_dry(lanes) > 0 ||
 						 res.n >= RECORD_BATCH || now - first_result_at >= BATCH_WAIT_US)))
 			due = true;
@@ -665,6 +669,7 @@ fsmml_delivery_main(Datum arg)
 			FsmmlUserScope scope;
 			long		sleep_ms = IDLE_SLEEP_MS;
 			int			nclaimed = 0;
+			bool		failed = false;
 
 			fsmml_bgw_begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "fsmml delivery pass");
@@ -683,12 +688,27 @@ fsmml_delivery_main(Datum arg)
 			if (ready)
 			{
 				fsmml_owner_enter(&scope);
-				record_results(&res);
+				failed = record_results(&res);
 				room = MAX_HELD - delivery_lanes_held(lanes);
-				if (room > 0)
+				/*
+				 * A claim reads the held rows of an endpoint again before new
+				 * ones: skipped while every lane has plenty, unless rows may
+				 * have become due (a commit, a back-off, a failure).
+				 */
+				if (room > 0 && (woke || timer || failed || delivery_lanes_held(lanes) == 0 ||
+								 delivery_lanes_want_more(lanes)))
 					nclaimed = claim(http, lanes, room);
-				/* with rows held a pass comes soon anyway: the back-offs are checked when idle */
-				sleep_ms = delivery_lanes_held(lanes) > 0 || nclaimed > 0 ? 1000 : next_due_ms();
+				/*
+				 * With rows held a pass comes soon anyway, and at least every
+				 * second; the earliest back-off is looked up when idle, after a
+				 * failure and when the timer fired.
+				 */
+				if (delivery_lanes_held(lanes) == 0 && nclaimed == 0)
+					sleep_ms = next_due_ms();
+				else if (failed || timer)
+					sleep_ms = Min(next_due_ms(), 1000);
+				else
+					sleep_ms = -1;	/* the timer set before stands, a second at most */
 				if (now >= next_housekeeping)
 				{
 					for (int k = 0; k < NPLANS; k++)
@@ -710,7 +730,10 @@ fsmml_delivery_main(Datum arg)
 			/* transfers start after the commit: a claim is durable before its send */
 			(void) delivery_lanes_take_dry(lanes);
 			drain_done(http, lanes, &done, &res, passcxt);
-			next_due = GetCurrentTimestamp() + (int64) sleep_ms * 1000;
+			if (sleep_ms >= 0)
+				next_due = GetCurrentTimestamp() + (int64) sleep_ms * 1000;
+			else
+				next_due = Min(next_due, GetCurrentTimestamp() + 1000 * 1000);
 			first_result_at = 0;
 			due = res.n > 0 || res.nrel > 0;
 			if (!ready)
