@@ -12,6 +12,8 @@
 #      the one worker; rate = rows / (last delivered_at - first first_sent_at), for
 #        ordered-1   one endpoint, max_in_flight 1 (strict order: one request at a time)
 #        window-16   one endpoint, max_in_flight 16 (16 in flight, order of sending only)
+#        bar-x16     one endpoint, max_in_flight 1, 16 symbols per bar: the signals of one timestamp
+#                    have no order among them and go out together
 #        ordered-x8  eight endpoints, max_in_flight 1 each (eight strictly ordered streams)
 #      and the worker's time on a CPU and waiting for one over the drain (/proc/PID/schedstat):
 #      on a loaded machine the second says how much of the rate the machine, not the worker, set;
@@ -72,13 +74,19 @@ print("            receiver: %d requests, %d distinct webhook-ids, %d bad signat
 PYEOF
 }
 
-drain() {   # drain NAME: N signals, wait for all delivered, print the rate and the worker's CPU
-    local name=$1 c0 c1 t0 t1 s0 s1
+bars16() {  # N signals: 16 symbols per bar (one timestamp each), N / 16 bars
+    q "INSERT INTO trading.agentsignals (symbol, timeframe, \"timestamp\", side, strength, size, sl, tp, payload)
+       SELECT 'S' || (i % 16), '1m', timestamptz '2024-01-01 00:00+00' + (i / 16) * interval '1 minute',
+              (i % 3) - 1, 0.5, 1, 99, 101, jsonb_build_object('i', i)
+       FROM generate_series(0, $N - 1) i" >/dev/null
+}
+drain() {   # drain NAME [GENERATOR]: N signals, wait for all delivered, print the rate and the worker's CPU
+    local name=$1 gen=${2:-} c0 c1 t0 t1 s0 s1
     q "TRUNCATE fsmml.outbox" >/dev/null
     q "DELETE FROM trading.agentsignals" >/dev/null
     : >"$RCV_DIR/F.log"
     c0=$(cpu_ticks); t0=$(date +%s.%N); s0=$(sched)
-    signals B "$N" 0
+    if [ -n "$gen" ]; then "$gen"; else signals B "$N" 0; fi
     wait_for 300 "SELECT count(*) = 0 FROM fsmml.outbox WHERE status <> 'delivered'" >/dev/null
     c1=$(cpu_ticks); t1=$(date +%s.%N); s1=$(sched)
     read -r on0 wait0 _ <<<"$s0"; read -r on1 wait1 _ <<<"$s1"
@@ -96,6 +104,7 @@ drain ordered-1
 q "UPDATE fsmml.endpoints SET max_in_flight = 16" >/dev/null
 drain window-16
 q "UPDATE fsmml.endpoints SET max_in_flight = 1" >/dev/null
+drain bar-x16 bars16
 for i in 1 2 3 4 5 6 7; do
     q "SELECT fsmml_create_endpoint('e$i', 'webhook', 'http://127.0.0.1:$F/e$i', '$SECRET')" >/dev/null
 done

@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "lib/ilist.h"
 
 /* GUCs */
@@ -49,6 +50,7 @@ typedef struct DeliveryRequest
 	MemoryContext cxt;			/* the request's strings; the struct is in the http context */
 	int64		outbox_id;
 	int64		endpoint_id;
+	TimestampTz signal_ts;		/* its place in the endpoint's order */
 	DeliveryKind kind;
 	char	  **urls;			/* the URL, then an llm endpoint's fallbacks */
 	int			nurls;
@@ -90,6 +92,7 @@ extern void delivery_http_free(DeliveryRequest *r);
 
 /* delivery_lanes.c: claimed rows per endpoint, started in signal order */
 #define DELIVERY_CLAIM_AHEAD 512	/* rows claimed ahead per endpoint */
+#define DELIVERY_TIE_MAX 64		/* in flight at once to an endpoint: rows of one signal timestamp */
 typedef struct DeliveryLanes DeliveryLanes;
 extern DeliveryLanes *delivery_lanes_create(MemoryContext cxt);
 /* Appends a claimed row (claims come in signal order) to its endpoint's lane. */

@@ -8,6 +8,9 @@
  * endpoint's max_in_flight at once (and fsmml.delivery_max_in_flight over all
  * lanes).  With max_in_flight 1 the next row starts only after the previous
  * one's 2xx, over the kept-alive connection, without waiting for a pass.
+ * Signals of one timestamp (one bar's symbols, say) have no order among
+ * them: a row whose timestamp is that of every row in flight starts too,
+ * up to DELIVERY_TIE_MAX at once, whatever max_in_flight.
  *
  * A retryable failure stalls its lane: the rows not yet started are released
  * (queued again, no attempt counted) and nothing more starts until the
@@ -27,6 +30,8 @@ typedef struct Lane
 	int64		endpoint_id;	/* hash key */
 	int			window;			/* the endpoint's max_in_flight */
 	int			inflight;
+	TimestampTz last_ts;		/* signal_ts of the row started last */
+	int			inflight_last;	/* rows of last_ts in flight */
 	bool		stalled;
 	dlist_head	waiting;		/* claimed, not started, in signal order */
 } Lane;
@@ -62,6 +67,8 @@ lane_of(DeliveryLanes *l, int64 endpoint_id)
 	{
 		lane->window = 1;
 		lane->inflight = 0;
+		lane->last_ts = 0;
+		lane->inflight_last = 0;
 		lane->stalled = false;
 		dlist_init(&lane->waiting);
 	}
@@ -126,6 +133,21 @@ delivery_lanes_add(DeliveryLanes *l, DeliveryRequest *r, int window)
 	l->held++;
 }
 
+/* Whether the lane's next row may start now (the order rule of the header comment). */
+static bool
+lane_may_start(Lane *lane)
+{
+	DeliveryRequest *next;
+
+	if (lane->stalled || dlist_is_empty(&lane->waiting))
+		return false;
+	if (lane->inflight < lane->window)
+		return true;
+	next = dlist_container(DeliveryRequest, node, dlist_head_node(&lane->waiting));
+	return next->signal_ts == lane->last_ts && lane->inflight_last == lane->inflight &&
+		lane->inflight < DELIVERY_TIE_MAX;
+}
+
 /*
  * Starts what order allows in one lane.  The allow-list is checked again
  * here, at send time: a row it now refuses goes to *refused (a permanent
@@ -134,8 +156,7 @@ delivery_lanes_add(DeliveryLanes *l, DeliveryRequest *r, int window)
 static void
 lane_pump(DeliveryLanes *l, Lane *lane, DeliveryHttp *h, int max_in_flight, dlist_head *refused)
 {
-	while (!lane->stalled && lane->inflight < lane->window && !dlist_is_empty(&lane->waiting) &&
-		   delivery_http_in_flight(h) < max_in_flight)
+	while (lane_may_start(lane) && delivery_http_in_flight(h) < max_in_flight)
 	{
 		DeliveryRequest *r = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&lane->waiting));
 		MemoryContext old = MemoryContextSwitchTo(r->cxt);
@@ -143,6 +164,13 @@ lane_pump(DeliveryLanes *l, Lane *lane, DeliveryHttp *h, int max_in_flight, dlis
 
 		MemoryContextSwitchTo(old);
 		lane->inflight++;
+		if (r->signal_ts == lane->last_ts && lane->inflight > 1)
+			lane->inflight_last++;
+		else
+		{
+			lane->last_ts = r->signal_ts;
+			lane->inflight_last = 1;
+		}
 		if (why)
 		{
 			r->refused = true;
@@ -178,6 +206,8 @@ delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_fai
 	Lane	   *lane = lane_of(l, r->endpoint_id);
 
 	lane->inflight--;
+	if (r->signal_ts == lane->last_ts)
+		lane->inflight_last--;
 	l->held--;
 	if (retryable_failure)
 	{

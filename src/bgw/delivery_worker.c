@@ -315,6 +315,7 @@ claim(DeliveryHttp *h, DeliveryLanes *lanes, int limit)
 
 		r->outbox_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		r->endpoint_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		r->signal_ts = DatumGetTimestampTz(SPI_getbinval(tup, td, 10, &isnull));
 		r->kind = strcmp(kind, "webhook") == 0 ? DELIVERY_WEBHOOK :
 			strcmp(kind, "telegram") == 0 ? DELIVERY_TELEGRAM : DELIVERY_LLM;
 		if (!isnull)
