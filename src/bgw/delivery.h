@@ -105,6 +105,9 @@ extern void delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool r
 extern int	delivery_lanes_held(DeliveryLanes *l);
 /* Some lane is short of rows: a claim may refill it. */
 extern bool delivery_lanes_want_more(DeliveryLanes *l);
+/* The endpoints with a lane (palloc'd ids), and the release of one's unstarted rows. */
+extern int	delivery_lanes_endpoints(DeliveryLanes *l, Datum **ids);
+extern void delivery_lanes_release(DeliveryLanes *l, int64 endpoint_id, dlist_head *released);
 /* Lanes that ran out of rows since the last call (a pass may claim more). */
 extern int	delivery_lanes_take_dry(DeliveryLanes *l);
 

@@ -228,3 +228,38 @@ delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_fai
 		hash_search(l->lanes, &r->endpoint_id, HASH_REMOVE, NULL);
 	}
 }
+
+/* The endpoints that have a lane, palloc'd in the current context; returns how many. */
+int
+delivery_lanes_endpoints(DeliveryLanes *l, Datum **ids)
+{
+	HASH_SEQ_STATUS seq;
+	Lane	   *lane;
+	int			n = 0;
+
+	*ids = palloc(sizeof(Datum) * Max(hash_get_num_entries(l->lanes), 1));
+	hash_seq_init(&seq, l->lanes);
+	while ((lane = hash_seq_search(&seq)) != NULL)
+		(*ids)[n++] = Int64GetDatum(lane->endpoint_id);
+	return n;
+}
+
+/*
+ * An endpoint disabled or dropped since its rows were claimed: the rows not
+ * yet started go to *released (queued again, unsent); those in flight end.
+ */
+void
+delivery_lanes_release(DeliveryLanes *l, int64 endpoint_id, dlist_head *released)
+{
+	Lane	   *lane = hash_search(l->lanes, &endpoint_id, HASH_FIND, NULL);
+
+	if (lane == NULL)
+		return;
+	while (!dlist_is_empty(&lane->waiting))
+	{
+		dlist_push_tail(released, dlist_pop_head_node(&lane->waiting));
+		l->held--;
+	}
+	if (lane->inflight == 0)
+		hash_search(l->lanes, &endpoint_id, HASH_REMOVE, NULL);
+}

@@ -6,27 +6,31 @@
  *
  * It is woken at commit by the outbox trigger (delivery_shmem.c).
  *
- * One pass, in one transaction, whenever the latch was set, a transfer ended
- * or a back-off expired: record finished transfers (2xx: delivered; else
- * queued again after fsmml.delivery_retry_delay * 2^(attempts-1), jittered
- * +-25 %, at most an hour, or Retry-After / Telegram's retry_after; failed
- * after fsmml.delivery_max_attempts; a redirect or a URL no longer allowed
- * fails at once), store llm verdicts, then claim due rows (FOR UPDATE SKIP
- * LOCKED, queued -> sending): per endpoint only the first max_in_flight
- * undelivered rows in signal order, and none behind a row waiting for its
- * back-off, so with max_in_flight 1 (the default) an endpoint receives its
- * signals strictly in order.  Transfers run between passes, outside any
- * transaction.  Endpoints failing for longer than
- * fsmml.endpoint_disable_after are disabled (checked after failures and
- * every minute); delivered rows older than fsmml.delivery_retention are
- * pruned every minute.  Idle, the worker sleeps on its latch until
- * the next back-off expires.
+ * One pass, in one transaction, whenever the latch was set, a back-off
+ * expired, a lane ran out of rows or enough transfers ended (RECORD_BATCH,
+ * or BATCH_WAIT_US after the first): record finished transfers (2xx:
+ * delivered; else queued again after fsmml.delivery_retry_delay *
+ * 2^(attempts-1), jittered +-25 %, at most an hour, or Retry-After /
+ * Telegram's retry_after; failed after fsmml.delivery_max_attempts; a
+ * redirect or a URL no longer allowed fails at once), store llm verdicts,
+ * then claim due rows (FOR UPDATE SKIP LOCKED, queued -> sending), up to
+ * DELIVERY_CLAIM_AHEAD per endpoint ahead of their sends and none behind a
+ * row waiting for its back-off.  The claimed rows wait in their endpoint's
+ * lane (delivery_lanes.c), which starts them in signal order as
+ * max_in_flight allows, between passes and outside any transaction: with
+ * max_in_flight 1 (the default) an endpoint receives its signals strictly
+ * in order, and one pass serves hundreds of them.  An attempt is counted
+ * when its result is recorded, with its send time.  Endpoints failing for
+ * longer than fsmml.endpoint_disable_after are disabled (checked after
+ * failures and every minute); delivered rows older than
+ * fsmml.delivery_retention are pruned every minute.  Idle, the worker
+ * sleeps on its latch until the next back-off expires.
  *
  * Its transactions commit with synchronous_commit off: a crash can lose a
  * "delivered" mark, and the row is then sent again with the same webhook-id
  * (receivers de-duplicate on it); rows left 'sending' by a crash are queued
- * again when the worker starts.  An ERROR ends the worker; the postmaster
- * restarts it a second later.
+ * again when the worker starts (an attempt cut off by the crash is not
+ * counted).  An ERROR ends the worker; the postmaster restarts it a second later.
  */
 #include "postgres.h"
 
@@ -78,7 +82,6 @@ PGDLLEXPORT void fsmml_delivery_main(Datum arg);
 typedef struct Results
 {
 	int			n;
-	int			cap;
 	Datum	   *id;
 	Datum	   *ok;
 	Datum	   *permanent;
@@ -105,7 +108,6 @@ static void
 results_init(Results *res, int cap)
 {
 	memset(res, 0, sizeof(Results));
-	res->cap = cap;
 	res->id = palloc(sizeof(Datum) * cap);
 	res->ok = palloc(sizeof(Datum) * cap);
 	res->permanent = palloc(sizeof(Datum) * cap);
@@ -462,6 +464,50 @@ llm_answer(const char *resp, char **verdict, char **model)
 	return ok;
 }
 
+/* Rows released unsent by their lane: queued again by the next record_results. */
+static void
+release_rows(Results *res, dlist_head *released)
+{
+	while (!dlist_is_empty(released))
+	{
+		DeliveryRequest *u = dlist_container(DeliveryRequest, node, dlist_pop_head_node(released));
+
+		res->rel_id[res->nrel++] = Int64GetDatum(u->outbox_id);
+		delivery_http_free(u);
+	}
+}
+
+/*
+ * Rows claimed for an endpoint since disabled or dropped do not start: they
+ * are released, and recorded with the pass's results.
+ */
+static void
+release_disabled(DeliveryLanes *lanes, Results *res)
+{
+	Datum	   *ids;
+	int			n = delivery_lanes_endpoints(lanes, &ids);
+	Oid			t = INT8ARRAYOID;
+	Datum		v;
+	dlist_head	released;
+
+	if (n == 0)
+		return;
+	v = array_of(ids, NULL, n, INT8OID);
+	spi_exec("SELECT x FROM unnest($1::bigint[]) x WHERE NOT EXISTS"
+			 " (SELECT 1 FROM fsmml.endpoints e WHERE e.id = x AND e.enabled)",
+			 1, &t, &v, SPI_OK_SELECT);
+	dlist_init(&released);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		delivery_lanes_release(lanes, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 1, &isnull)),
+							   &released);
+	}
+	release_rows(res, &released);
+}
+
 /*
  * Classifies a finished transfer into res and tells its lane; an llm
  * endpoint whose server failed goes on to its next fallback at once.
@@ -551,13 +597,7 @@ finish_request(DeliveryHttp *h, DeliveryLanes *lanes, DeliveryRequest *r, Result
 	dlist_init(&released);
 	delivery_lanes_finished(lanes, r, !ok && !permanent, &released);
 	delivery_http_free(r);
-	while (!dlist_is_empty(&released))
-	{
-		DeliveryRequest *u = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&released));
-
-		res->rel_id[res->nrel++] = Int64GetDatum(u->outbox_id);
-		delivery_http_free(u);
-	}
+	release_rows(res, &released);
 }
 
 /*
@@ -689,6 +729,8 @@ fsmml_delivery_main(Datum arg)
 			if (ready)
 			{
 				fsmml_owner_enter(&scope);
+				if (timer)
+					release_disabled(lanes, &res);
 				failed = record_results(&res);
 				room = MAX_HELD - delivery_lanes_held(lanes);
 				/*

@@ -73,6 +73,27 @@ check "a bar went out only after every signal of the bar before (timestamps asce
 check "a bar's 8 signals were in flight together: 24 answers of 0.5 s in under 6 s" \
     [ "$(echo "$secs < 6" | bc)" = 1 ]
 
+# ---- an endpoint disabled while its claimed rows wait: they do not go out
+start_receiver D --secret "$SECRET" --quiet --plan "$(printf 'hang:0.2,%.0s' $(seq 40))ok"
+D=$(port_of D)
+allow_urls "http://127.0.0.1:$A/" "http://127.0.0.1:$B/" "http://127.0.0.1:$C/" "http://127.0.0.1:$D/"
+q "SELECT fsmml_create_endpoint('slow', 'webhook', 'http://127.0.0.1:$D/', '$SECRET', symbols => '{SLOW}')" >/dev/null
+signals SLOW 40 0
+sleep 1
+q "UPDATE fsmml.endpoints SET enabled = false WHERE name = 'slow'" >/dev/null
+sleep 2.5
+n1=$(wc -l <"$RCV_DIR/D.log")
+sleep 1.5
+n2=$(wc -l <"$RCV_DIR/D.log")
+echo "# slow endpoint disabled: $n1 requests 2.5 s after, $n2 1.5 s later (of 40)"
+check "no claimed row of a disabled endpoint goes out: the requests stopped short of 40" [ "$n1" = "$n2" -a "$n2" -lt 35 ]
+check "... its rows are queued again, none left claimed" \
+    [ "$(q "SELECT count(*) FILTER (WHERE status = 'sending') || ',' || count(*) FILTER (WHERE status = 'queued') FROM fsmml.outbox o JOIN fsmml.endpoints e ON e.id = o.endpoint_id WHERE e.name = 'slow'")" = "0,$((40 - n2))" ]
+q "UPDATE fsmml.endpoints SET enabled = true WHERE name = 'slow'" >/dev/null
+signals SLOW 1 40   # re-enabling sets no latch: a new signal wakes the worker
+wait_delivered 60
+check "re-enabled, all 41 arrive once each, in order" [ "$(rcv_summary D | cut -d' ' -f2,3,4)" = "41 0 ordered" ]
+
 psql -X -q -c "ALTER SYSTEM RESET fsmml.delivery_retry_delay" -c "ALTER SYSTEM RESET fsmml.allowed_urls" \
     -c "SELECT pg_reload_conf()" >/dev/null
 bgw_teardown
