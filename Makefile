@@ -27,7 +27,7 @@ OBJS = \
 	src/bgw/worker.o src/bgw/schedule_sql.o src/bgw/drift_ref.o src/bgw/warm_start.o \
 	src/kernel/sim_signals.o src/backtest/backtest_core.o src/backtest/backtest_sql.o src/backtest/optimize.o \
 	src/backtest/optimize_params.o src/backtest/report.o src/backtest/svg.o \
-	src/bgw/endpoints.o src/bgw/delivery_sign.o src/bgw/outbox_gate.o src/bgw/delivery_http.o src/bgw/delivery_shmem.o \
+	src/bgw/endpoints.o src/bgw/delivery_sign.o src/bgw/outbox_gate.o src/bgw/delivery_http.o src/bgw/delivery_shmem.o src/bgw/delivery_lanes.o \
 	src/bgw/delivery_worker.o
 DATA       = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 

@@ -2,7 +2,8 @@
  * delivery.h — signals out of the database: the outbox delivery worker
  * (delivery_worker.c; its registration, shared memory and wake-up in
  * delivery_shmem.c), its HTTP client over libcurl's multi interface
- * (delivery_http.c), Standard Webhooks signatures (delivery_sign.c) and the
+ * (delivery_http.c), the per-endpoint lanes of claimed rows
+ * (delivery_lanes.c), Standard Webhooks signatures (delivery_sign.c) and the
  * endpoints' URL allow-list (endpoints.c).
  */
 #ifndef FSMML_DELIVERY_H
@@ -10,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "lib/ilist.h"
 
 /* GUCs */
@@ -48,6 +50,7 @@ typedef struct DeliveryRequest
 	MemoryContext cxt;			/* the request's strings; the struct is in the http context */
 	int64		outbox_id;
 	int64		endpoint_id;
+	TimestampTz signal_ts;		/* its place in the endpoint's order */
 	DeliveryKind kind;
 	char	  **urls;			/* the URL, then an llm endpoint's fallbacks */
 	int			nurls;
@@ -86,5 +89,26 @@ extern void delivery_http_poll(DeliveryHttp *h, int timeout_ms, dlist_head *done
 extern DeliveryRequest *delivery_http_new(DeliveryHttp *h);
 /* Frees a finished request. */
 extern void delivery_http_free(DeliveryRequest *r);
+
+/* delivery_lanes.c: claimed rows per endpoint, started in signal order */
+#define DELIVERY_CLAIM_AHEAD 512	/* rows claimed ahead per endpoint */
+#define DELIVERY_TIE_MAX 64		/* in flight at once to an endpoint: rows of one signal timestamp */
+typedef struct DeliveryLanes DeliveryLanes;
+extern DeliveryLanes *delivery_lanes_create(MemoryContext cxt);
+/* Appends a claimed row (claims come in signal order) to its endpoint's lane. */
+extern void delivery_lanes_add(DeliveryLanes *l, DeliveryRequest *r, int window);
+/* Starts what order and the limits allow; refused rows go to *refused, unsent. */
+extern void delivery_lanes_pump(DeliveryLanes *l, DeliveryHttp *h, int max_in_flight, dlist_head *refused);
+/* r has ended for good; a retryable failure stalls its lane and releases the rows behind it. */
+extern void delivery_lanes_finished(DeliveryLanes *l, DeliveryRequest *r, bool retryable_failure,
+									dlist_head *released);
+extern int	delivery_lanes_held(DeliveryLanes *l);
+/* Some lane is short of rows: a claim may refill it. */
+extern bool delivery_lanes_want_more(DeliveryLanes *l);
+/* The endpoints with a lane (palloc'd ids), and the release of one's unstarted rows. */
+extern int	delivery_lanes_endpoints(DeliveryLanes *l, Datum **ids);
+extern void delivery_lanes_release(DeliveryLanes *l, int64 endpoint_id, dlist_head *released);
+/* Lanes that ran out of rows since the last call (a pass may claim more). */
+extern int	delivery_lanes_take_dry(DeliveryLanes *l);
 
 #endif							/* FSMML_DELIVERY_H */

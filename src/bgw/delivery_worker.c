@@ -6,27 +6,31 @@
  *
  * It is woken at commit by the outbox trigger (delivery_shmem.c).
  *
- * One pass, in one transaction, whenever the latch was set, a transfer ended
- * or a back-off expired: record finished transfers (2xx: delivered; else
- * queued again after fsmml.delivery_retry_delay * 2^(attempts-1), jittered
- * +-25 %, at most an hour, or Retry-After / Telegram's retry_after; failed
- * after fsmml.delivery_max_attempts; a redirect or a URL no longer allowed
- * fails at once), store llm verdicts, then claim due rows (FOR UPDATE SKIP
- * LOCKED, queued -> sending): per endpoint only the first max_in_flight
- * undelivered rows in signal order, and none behind a row waiting for its
- * back-off, so with max_in_flight 1 (the default) an endpoint receives its
- * signals strictly in order.  Transfers run between passes, outside any
- * transaction.  Endpoints failing for longer than
- * fsmml.endpoint_disable_after are disabled (checked after failures and
- * every minute); delivered rows older than fsmml.delivery_retention are
- * pruned every minute.  Idle, the worker sleeps on its latch until
- * the next back-off expires.
+ * One pass, in one transaction, whenever the latch was set, a back-off
+ * expired, a lane ran out of rows or enough transfers ended (RECORD_BATCH,
+ * or BATCH_WAIT_US after the first): record finished transfers (2xx:
+ * delivered; else queued again after fsmml.delivery_retry_delay *
+ * 2^(attempts-1), jittered +-25 %, at most an hour, or Retry-After /
+ * Telegram's retry_after; failed after fsmml.delivery_max_attempts; a
+ * redirect or a URL no longer allowed fails at once), store llm verdicts,
+ * then claim due rows (FOR UPDATE SKIP LOCKED, queued -> sending), up to
+ * DELIVERY_CLAIM_AHEAD per endpoint ahead of their sends and none behind a
+ * row waiting for its back-off.  The claimed rows wait in their endpoint's
+ * lane (delivery_lanes.c), which starts them in signal order as
+ * max_in_flight allows, between passes and outside any transaction: with
+ * max_in_flight 1 (the default) an endpoint receives its signals strictly
+ * in order, and one pass serves hundreds of them.  An attempt is counted
+ * when its result is recorded, with its send time.  Endpoints failing for
+ * longer than fsmml.endpoint_disable_after are disabled (checked after
+ * failures and every minute); delivered rows older than
+ * fsmml.delivery_retention are pruned every minute.  Idle, the worker
+ * sleeps on its latch until the next back-off expires.
  *
  * Its transactions commit with synchronous_commit off: a crash can lose a
  * "delivered" mark, and the row is then sent again with the same webhook-id
  * (receivers de-duplicate on it); rows left 'sending' by a crash are queued
- * again when the worker starts.  An ERROR ends the worker; the postmaster
- * restarts it a second later.
+ * again when the worker starts (an attempt cut off by the crash is not
+ * counted).  An ERROR ends the worker; the postmaster restarts it a second later.
  */
 #include "postgres.h"
 
@@ -66,7 +70,9 @@
 #define IDLE_SLEEP_MS 60000L
 #define HOUSEKEEPING_MS 60000L
 #define BUSY_POLL_MS 1
-#define BATCH_WAIT_US 2000
+#define BATCH_WAIT_US 50000
+#define RECORD_BATCH 256		/* results that make a pass at once */
+#define MAX_HELD 4096			/* claimed rows not yet recorded, all endpoints */
 
 PGDLLEXPORT void fsmml_delivery_main(Datum arg);
 
@@ -76,7 +82,6 @@ PGDLLEXPORT void fsmml_delivery_main(Datum arg);
 typedef struct Results
 {
 	int			n;
-	int			cap;
 	Datum	   *id;
 	Datum	   *ok;
 	Datum	   *permanent;
@@ -85,6 +90,10 @@ typedef struct Results
 	Datum	   *err;
 	bool	   *err_null;
 	Datum	   *retry_after;
+	Datum	   *sent_at;
+	/* rows claimed but released unsent (a failure before them in their lane) */
+	int			nrel;
+	Datum	   *rel_id;
 	/* llm verdicts */
 	int			nr;
 	Datum	   *r_id;
@@ -99,7 +108,6 @@ static void
 results_init(Results *res, int cap)
 {
 	memset(res, 0, sizeof(Results));
-	res->cap = cap;
 	res->id = palloc(sizeof(Datum) * cap);
 	res->ok = palloc(sizeof(Datum) * cap);
 	res->permanent = palloc(sizeof(Datum) * cap);
@@ -108,6 +116,8 @@ results_init(Results *res, int cap)
 	res->err = palloc(sizeof(Datum) * cap);
 	res->err_null = palloc(sizeof(bool) * cap);
 	res->retry_after = palloc(sizeof(Datum) * cap);
+	res->sent_at = palloc(sizeof(Datum) * cap);
+	res->rel_id = palloc(sizeof(Datum) * cap);
 	res->r_id = palloc(sizeof(Datum) * cap);
 	res->r_verdict = palloc(sizeof(Datum) * cap);
 	res->r_model = palloc(sizeof(Datum) * cap);
@@ -139,10 +149,10 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
 }
 
 /*
- * The statements of every pass, prepared once.  The claim, whose planning
- * cost more than its run, keeps one generic plan (made again every minute,
- * and by the plan cache after DDL); the others are planned with their
- * arrays' values, cheaply, so their row estimates are the batch's.
+ * The statements of every pass, prepared once.  The claim and the record,
+ * whose planning cost more than their runs, keep one generic plan (made
+ * again every minute, and by the plan cache after DDL: primary-key probes
+ * per row whatever the batch); the others are planned with their values.
  */
 enum
 {
@@ -162,7 +172,7 @@ spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, 
 
 	if (plans[which] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, which == PLAN_CLAIM ?
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, (which == PLAN_CLAIM || which == PLAN_RECORD) ?
 											 CURSOR_OPT_GENERIC_PLAN : CURSOR_OPT_CUSTOM_PLAN);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
@@ -176,7 +186,8 @@ spi_plan_exec(int which, const char *sql, int nargs, Oid *types, Datum *values, 
 
 static void disable_failing(void);
 
-static void
+/* Records res; true when a transfer failed (a back-off may now be due later). */
+static bool
 record_results(Results *res)
 {
 	bool		any_failed = false;
@@ -185,9 +196,9 @@ record_results(Results *res)
 		any_failed |= !DatumGetBool(res->ok[i]);
 	if (res->n > 0)
 	{
-		Oid			types[8] = {INT8ARRAYOID, BOOLARRAYOID, BOOLARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-		FLOAT8ARRAYOID, INT4OID, INT4OID};
-		Datum		values[8] = {
+		Oid			types[9] = {INT8ARRAYOID, BOOLARRAYOID, BOOLARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		FLOAT8ARRAYOID, INT4OID, INT4OID, TIMESTAMPTZARRAYOID};
+		Datum		values[9] = {
 			array_of(res->id, NULL, res->n, INT8OID),
 			array_of(res->ok, NULL, res->n, BOOLOID),
 			array_of(res->permanent, NULL, res->n, BOOLOID),
@@ -195,21 +206,27 @@ record_results(Results *res)
 			array_of(res->err, res->err_null, res->n, TEXTOID),
 			array_of(res->retry_after, NULL, res->n, FLOAT8OID),
 			Int32GetDatum(fsmml_delivery_max_attempts),
-		Int32GetDatum(fsmml_delivery_retry_delay)};
+			Int32GetDatum(fsmml_delivery_retry_delay),
+		array_of(res->sent_at, NULL, res->n, TIMESTAMPTZOID)};
 
-		spi_plan_exec(PLAN_RECORD, "WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
-				 "           AS r(id, ok, permanent, http, err, retry_after)),"
+		/* the attempt is counted here, with its send time: rows are claimed ahead of their sends */
+
+		spi_plan_exec(PLAN_RECORD, "WITH r AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $9)"
+				 "           AS r(id, ok, permanent, http, err, retry_after, sent_at)),"
 				 " upd AS ("
 				 "  UPDATE fsmml.outbox o SET"
 				 "    status = CASE WHEN r.ok THEN 'delivered'"
-				 "                  WHEN r.permanent OR o.attempts >= $7 THEN 'failed' ELSE 'queued' END,"
+				 "                  WHEN r.permanent OR o.attempts + 1 >= $7 THEN 'failed' ELSE 'queued' END,"
+				 "    attempts = o.attempts + 1,"
+				 "    first_sent_at = coalesce(o.first_sent_at, r.sent_at),"
+				 "    last_attempt_at = r.sent_at,"
 				 "    delivered_at = CASE WHEN r.ok THEN clock_timestamp() END,"
 				 "    last_http_status = r.http,"
 				 "    last_error = CASE WHEN r.ok THEN o.last_error ELSE r.err END,"
 				 "    next_attempt_at = CASE WHEN r.ok OR r.permanent THEN o.next_attempt_at"
 				 "      WHEN r.retry_after >= 0 THEN clock_timestamp() + make_interval(secs => r.retry_after)"
 				 "      ELSE clock_timestamp() + make_interval(secs => least($8 / 1000.0"
-				 "           * power(2, o.attempts - 1), 3600) * (0.75 + 0.5 * random())) END"
+				 "           * power(2, o.attempts), 3600) * (0.75 + 0.5 * random())) END"
 				 "  FROM r WHERE o.id = r.id AND o.status = 'sending'"
 				 "  RETURNING o.endpoint_id, r.ok)"
 				 " UPDATE fsmml.endpoints e SET failing_since = CASE WHEN x.ok THEN NULL"
@@ -217,7 +234,15 @@ record_results(Results *res)
 				 " FROM (SELECT endpoint_id, bool_or(ok) AS ok FROM upd GROUP BY endpoint_id) x"
 				 " WHERE e.id = x.endpoint_id"
 				 "   AND (x.ok AND e.failing_since IS NOT NULL OR NOT x.ok AND e.failing_since IS NULL)",
-				 8, types, values, NULL, SPI_OK_UPDATE);
+				 9, types, values, NULL, SPI_OK_UPDATE);
+	}
+	if (res->nrel > 0)
+	{
+		Oid			t = INT8ARRAYOID;
+		Datum		v = array_of(res->rel_id, NULL, res->nrel, INT8OID);
+
+		spi_exec("UPDATE fsmml.outbox SET status = 'queued' WHERE id = ANY ($1) AND status = 'sending'",
+				 1, &t, &v, SPI_OK_UPDATE);
 	}
 	if (res->nr > 0)
 	{
@@ -238,15 +263,20 @@ record_results(Results *res)
 	}
 	if (any_failed)
 		disable_failing();
-	res->n = res->nr = 0;
+	res->n = res->nr = res->nrel = 0;
+	return any_failed;
 }
 
-/* Claims due rows, at most limit; builds their requests in the http context. */
+/*
+ * Claims due rows, at most limit, and up to DELIVERY_CLAIM_AHEAD (or its
+ * max_in_flight) undelivered rows of an endpoint ahead: their requests,
+ * built in the http context, join their endpoints' lanes in signal order.
+ */
 static int
-claim(DeliveryHttp *h, int limit, dlist_head *out)
+claim(DeliveryHttp *h, DeliveryLanes *lanes, int limit)
 {
-	Oid			t = INT4OID;
-	Datum		v = Int32GetDatum(limit);
+	Oid			t[2] = {INT4OID, INT4OID};
+	Datum		v[2] = {Int32GetDatum(limit), Int32GetDatum(DELIVERY_CLAIM_AHEAD)};
 	SPITupleTable *tt;
 	int			n;
 
@@ -256,18 +286,18 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 			 "             OVER (ORDER BY o.signal_ts, o.id) AS ok"
 			 "    FROM (SELECT * FROM fsmml.outbox o WHERE o.endpoint_id = e.id"
 			 "          AND o.status IN ('queued', 'sending') ORDER BY o.signal_ts, o.id"
-			 "          LIMIT e.max_in_flight) o) w"
+			 "          LIMIT greatest(e.max_in_flight, $2)) o) w"
 			 "  WHERE e.enabled AND w.status = 'queued' AND w.ok LIMIT $1),"
 			 /* = ANY (ARRAY(...)): a primary-key probe per row, whatever the outbox's size at planning */
 			 " claimed AS (SELECT o.id FROM fsmml.outbox o WHERE o.id = ANY (ARRAY(SELECT id FROM heads))"
-			 "             FOR UPDATE SKIP LOCKED)"
-			 " UPDATE fsmml.outbox o SET status = 'sending', attempts = o.attempts + 1,"
-			 "   last_attempt_at = clock_timestamp(), first_sent_at = coalesce(o.first_sent_at, clock_timestamp())"
-			 " FROM fsmml.endpoints e LEFT JOIN fsmml.endpoint_secrets s ON s.endpoint_id = e.id"
-			 " WHERE o.id = ANY (ARRAY(SELECT id FROM claimed)) AND e.id = o.endpoint_id"
-			 " RETURNING o.id, o.endpoint_id, e.kind, e.url, e.fallback_urls, e.timeout_ms, s.secret,"
-			 "           o.webhook_id, o.body, o.signal_ts",
-			 1, &t, &v, NULL, SPI_OK_UPDATE_RETURNING);
+			 "             FOR UPDATE SKIP LOCKED),"
+			 " upd AS (UPDATE fsmml.outbox o SET status = 'sending'"
+			 "   FROM fsmml.endpoints e LEFT JOIN fsmml.endpoint_secrets s ON s.endpoint_id = e.id"
+			 "   WHERE o.id = ANY (ARRAY(SELECT id FROM claimed)) AND e.id = o.endpoint_id"
+			 "   RETURNING o.id, o.endpoint_id, e.kind, e.url, e.fallback_urls, e.timeout_ms, s.secret,"
+			 "             o.webhook_id, o.body, o.signal_ts, e.max_in_flight)"
+			 " SELECT * FROM upd ORDER BY endpoint_id, signal_ts, id",
+			 2, t, v, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
 	tt = SPI_tuptable;
 	for (int i = 0; i < n; i++)
@@ -287,6 +317,7 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 
 		r->outbox_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		r->endpoint_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		r->signal_ts = DatumGetTimestampTz(SPI_getbinval(tup, td, 10, &isnull));
 		r->kind = strcmp(kind, "webhook") == 0 ? DELIVERY_WEBHOOK :
 			strcmp(kind, "telegram") == 0 ? DELIVERY_TELEGRAM : DELIVERY_LLM;
 		if (!isnull)
@@ -315,7 +346,7 @@ claim(DeliveryHttp *h, int limit, dlist_head *out)
 			strlcpy(r->errbuf, why, sizeof(r->errbuf));
 		}
 		MemoryContextSwitchTo(old);
-		dlist_push_tail(out, &r->node);
+		delivery_lanes_add(lanes, r, DatumGetInt32(SPI_getbinval(tup, td, 11, &isnull)));
 	}
 	return n;
 }
@@ -433,13 +464,59 @@ llm_answer(const char *resp, char **verdict, char **model)
 	return ok;
 }
 
-/*
- * Classifies a finished transfer into res; an llm endpoint whose server
- * failed goes on to its next fallback at once (returns true: restarted).
- */
-static bool
-finish_request(DeliveryHttp *h, DeliveryRequest *r, Results *res, MemoryContext passcxt)
+/* Rows released unsent by their lane: queued again by the next record_results. */
+static void
+release_rows(Results *res, dlist_head *released)
 {
+	while (!dlist_is_empty(released))
+	{
+		DeliveryRequest *u = dlist_container(DeliveryRequest, node, dlist_pop_head_node(released));
+
+		res->rel_id[res->nrel++] = Int64GetDatum(u->outbox_id);
+		delivery_http_free(u);
+	}
+}
+
+/*
+ * Rows claimed for an endpoint since disabled or dropped do not start: they
+ * are released, and recorded with the pass's results.
+ */
+static void
+release_disabled(DeliveryLanes *lanes, Results *res)
+{
+	Datum	   *ids;
+	int			n = delivery_lanes_endpoints(lanes, &ids);
+	Oid			t = INT8ARRAYOID;
+	Datum		v;
+	dlist_head	released;
+
+	if (n == 0)
+		return;
+	v = array_of(ids, NULL, n, INT8OID);
+	spi_exec("SELECT x FROM unnest($1::bigint[]) x WHERE NOT EXISTS"
+			 " (SELECT 1 FROM fsmml.endpoints e WHERE e.id = x AND e.enabled)",
+			 1, &t, &v, SPI_OK_SELECT);
+	dlist_init(&released);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		delivery_lanes_release(lanes, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 1, &isnull)),
+							   &released);
+	}
+	release_rows(res, &released);
+}
+
+/*
+ * Classifies a finished transfer into res and tells its lane; an llm
+ * endpoint whose server failed goes on to its next fallback at once.
+ */
+static void
+finish_request(DeliveryHttp *h, DeliveryLanes *lanes, DeliveryRequest *r, Results *res,
+			   MemoryContext passcxt)
+{
+	dlist_head	released;
 	MemoryContext old = MemoryContextSwitchTo(passcxt);
 	bool		ok = false;
 	bool		permanent = false;
@@ -490,7 +567,7 @@ finish_request(DeliveryHttp *h, DeliveryRequest *r, Results *res, MemoryContext 
 		MemoryContextSwitchTo(old);
 		r->url_index++;
 		delivery_http_start(h, r);
-		return true;
+		return;
 	}
 
 	i = res->n++;
@@ -502,6 +579,8 @@ finish_request(DeliveryHttp *h, DeliveryRequest *r, Results *res, MemoryContext 
 	res->err_null[i] = err == NULL;
 	res->err[i] = err ? CStringGetTextDatum(err) : (Datum) 0;
 	res->retry_after[i] = Float8GetDatum(retry_after);
+	/* a refused row was never sent: its attempt is now */
+	res->sent_at[i] = TimestampTzGetDatum(r->refused ? GetCurrentTimestamp() : r->started_us);
 	if (ok && r->kind == DELIVERY_LLM)
 	{
 		int			k = res->nr++;
@@ -514,8 +593,29 @@ finish_request(DeliveryHttp *h, DeliveryRequest *r, Results *res, MemoryContext 
 		res->r_latency[k] = Float8GetDatum(r->latency_ms);
 	}
 	MemoryContextSwitchTo(old);
+
+	dlist_init(&released);
+	delivery_lanes_finished(lanes, r, !ok && !permanent, &released);
 	delivery_http_free(r);
-	return false;
+	release_rows(res, &released);
+}
+
+/*
+ * Records finished transfers in res and starts the rows their lanes may
+ * send now (refused ones end at once).
+ */
+static void
+drain_done(DeliveryHttp *h, DeliveryLanes *lanes, dlist_head *done, Results *res, MemoryContext passcxt)
+{
+	for (;;)
+	{
+		while (!dlist_is_empty(done))
+			finish_request(h, lanes, dlist_container(DeliveryRequest, node, dlist_pop_head_node(done)),
+						   res, passcxt);
+		delivery_lanes_pump(lanes, h, fsmml_delivery_max_in_flight, done);
+		if (dlist_is_empty(done))
+			break;
+	}
 }
 
 /* ---------------------------------------------------------------- main loop */
@@ -524,6 +624,7 @@ void
 fsmml_delivery_main(Datum arg)
 {
 	DeliveryHttp *http;
+	DeliveryLanes *lanes;
 	MemoryContext passcxt;
 	Results		res;
 	dlist_head	done;
@@ -532,7 +633,6 @@ fsmml_delivery_main(Datum arg)
 	TimestampTz next_due = 0;
 	TimestampTz next_housekeeping = 0;
 	TimestampTz first_result_at = 0;
-	int			inflight_at_pass = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -555,16 +655,19 @@ fsmml_delivery_main(Datum arg)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		elog(ERROR, "curl_global_init failed");
 	http = delivery_http_create(TopMemoryContext);
+	lanes = delivery_lanes_create(TopMemoryContext);
 	passcxt = AllocSetContextCreate(TopMemoryContext, "fsmml delivery pass", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(TopMemoryContext);
-	results_init(&res, 4096 + 64);
+	/* every held row's result fits: a failure is always recorded before the next claim */
+	results_init(&res, MAX_HELD + 64);
 	elog(LOG, "fsmml delivery worker started in database \"%s\"", fsmml_bgw_database);
 
 	dlist_init(&done);
 	for (;;)
 	{
-		dlist_head	claimed;
 		bool		woke;
+		bool		pending;
+		bool		timer;
 		TimestampTz now;
 		int			room;
 
@@ -580,28 +683,25 @@ fsmml_delivery_main(Datum arg)
 		woke = MyLatch->is_set;
 		ResetLatch(MyLatch);
 		/* results not yet recorded keep their strings in the pass context */
-		if (res.n == 0 && res.nr == 0)
+		if (res.n == 0 && res.nr == 0 && res.nrel == 0)
 			MemoryContextReset(passcxt);
 
 		delivery_http_poll(http, 0, &done);
-		while (!dlist_is_empty(&done) && res.n < res.cap - 64)
-		{
-			DeliveryRequest *r = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&done));
-
-			(void) finish_request(http, r, &res, passcxt);
-		}
+		drain_done(http, lanes, &done, &res, passcxt);
 		now = GetCurrentTimestamp();
-		if (res.n > 0 && first_result_at == 0)
+		pending = res.n > 0 || res.nrel > 0;
+		if (pending && first_result_at == 0)
 			first_result_at = now;
 		/*
-		 * Results are recorded in batches: at once when half of what was in
-		 * flight has ended (always, with one request in flight) or nothing is
-		 * in flight, else after BATCH_WAIT_US; a wake-up or an expired
-		 * back-off runs a pass anyway.
+		 * Results are recorded in batches, while the lanes go on sending:
+		 * at once when nothing is in flight or a lane ran out of rows (a
+		 * claim may refill it), else after RECORD_BATCH results or
+		 * BATCH_WAIT_US; a wake-up or an expired back-off runs a pass anyway.
 		 */
-		if (woke || now >= next_due ||
-			(res.n > 0 && (res.n * 2 >= inflight_at_pass || delivery_http_in_flight(http) == 0 ||
-						   now - first_result_at >= BATCH_WAIT_US)))
+		timer = now >= next_due;
+		if (woke || timer ||
+			(pending && (delivery_http_in_flight(http) == 0 || delivery_lanes_take_dry(lanes) > 0 ||
+						 res.n >= RECORD_BATCH || now - first_result_at >= BATCH_WAIT_US)))
 			due = true;
 
 		if (due)
@@ -610,8 +710,8 @@ fsmml_delivery_main(Datum arg)
 			FsmmlUserScope scope;
 			long		sleep_ms = IDLE_SLEEP_MS;
 			int			nclaimed = 0;
+			bool		failed = false;
 
-			dlist_init(&claimed);
 			fsmml_bgw_begin_xact();
 			pgstat_report_activity(STATE_RUNNING, "fsmml delivery pass");
 			/* DROP EXTENSION: wait for it again rather than fail on missing tables */
@@ -629,12 +729,29 @@ fsmml_delivery_main(Datum arg)
 			if (ready)
 			{
 				fsmml_owner_enter(&scope);
-				record_results(&res);
-				room = fsmml_delivery_max_in_flight - delivery_http_in_flight(http);
-				if (room > 0)
-					nclaimed = claim(http, Min(room, 4096), &claimed);
-				/* with transfers in flight a pass comes soon anyway: the back-offs are checked when idle */
-				sleep_ms = delivery_http_in_flight(http) > 0 || nclaimed > 0 ? 1000 : next_due_ms();
+				if (timer)
+					release_disabled(lanes, &res);
+				failed = record_results(&res);
+				room = MAX_HELD - delivery_lanes_held(lanes);
+				/*
+				 * A claim reads the held rows of an endpoint again before new
+				 * ones: skipped while every lane has plenty, unless rows may
+				 * have become due (a commit, a back-off, a failure).
+				 */
+				if (room > 0 && (woke || timer || failed || delivery_lanes_held(lanes) == 0 ||
+								 delivery_lanes_want_more(lanes)))
+					nclaimed = claim(http, lanes, room);
+				/*
+				 * With rows held a pass comes soon anyway, and at least every
+				 * second; the earliest back-off is looked up when idle, after a
+				 * failure and when the timer fired.
+				 */
+				if (delivery_lanes_held(lanes) == 0 && nclaimed == 0)
+					sleep_ms = next_due_ms();
+				else if (failed || timer)
+					sleep_ms = Min(next_due_ms(), 1000);
+				else
+					sleep_ms = -1;	/* the timer set before stands, a second at most */
 				if (now >= next_housekeeping)
 				{
 					for (int k = 0; k < NPLANS; k++)
@@ -654,25 +771,14 @@ fsmml_delivery_main(Datum arg)
 			MemoryContextSwitchTo(old);
 
 			/* transfers start after the commit: a claim is durable before its send */
-			while (!dlist_is_empty(&claimed))
-			{
-				DeliveryRequest *r = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&claimed));
-
-				if (r->refused)
-					dlist_push_tail(&done, &r->node);
-				else
-					delivery_http_start(http, r);
-			}
-			while (!dlist_is_empty(&done) && res.n < res.cap - 64)
-			{
-				DeliveryRequest *r = dlist_container(DeliveryRequest, node, dlist_pop_head_node(&done));
-
-				(void) finish_request(http, r, &res, passcxt);
-			}
-			next_due = GetCurrentTimestamp() + (int64) sleep_ms * 1000;
-			inflight_at_pass = delivery_http_in_flight(http);
+			(void) delivery_lanes_take_dry(lanes);
+			drain_done(http, lanes, &done, &res, passcxt);
+			if (sleep_ms >= 0)
+				next_due = GetCurrentTimestamp() + (int64) sleep_ms * 1000;
+			else
+				next_due = Min(next_due, GetCurrentTimestamp() + 1000 * 1000);
 			first_result_at = 0;
-			due = res.n > 0 || !dlist_is_empty(&done);
+			due = res.n > 0 || res.nrel > 0;
 			if (!ready)
 				next_due = GetCurrentTimestamp() + 10000 * 1000;	/* CREATE EXTENSION sets no latch */
 		}
