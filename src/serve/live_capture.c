@@ -415,6 +415,9 @@ fsmml_live_capture_take(LiveRowKind kind, int *n)
 			captured[kept++] = *r;
 	}
 	n_captured = kept;
+	ereport(DEBUG2,
+			(errmsg_internal("fsmml live capture: %d rows taken, %d left for other statements",
+							 *n, n_captured)));
 	if (n_captured == 0)
 	{
 		/* nothing pending: give the memory back (a long transaction inserts many statements) */

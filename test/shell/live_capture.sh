@@ -83,7 +83,7 @@ bar() {   # bar MINUTE VOLUME: one LIVEA bar as VALUES
     echo "('LIVEA', '1m', '2024-03-01'::timestamptz + $1 * interval '1 minute', 100, 101, 99, 100.5, $2)"
 }
 out=$(psql -X -At 2>&1 <<SQL
-SET client_min_messages = debug1;
+SET client_min_messages = debug2;
 BEGIN;
 SAVEPOINT a;
 INSERT INTO trading.historicaldata VALUES $(bar 1456 666), $(bar 1457 666);
@@ -94,9 +94,10 @@ SQL
 )
 check "a statement rolled back to a savepoint: the failure is there" grep -q "refused bar" <<<"$out"
 check "... and the next statement scores its own bar only" grep -q "fsmml live LIVEA 1m: 1 bars" <<<"$out"
-check "... (no other batch)" [ "$(grep -c "fsmml live" <<<"$out")" = 1 ]
+check "... (no other batch)" [ "$(grep -c "fsmml live [A-Z]" <<<"$out")" = 1 ]
+check "... and nothing is left pending" [ "$(grep "fsmml live capture" <<<"$out" | sed 's/.*fsmml live capture/fsmml live capture/')" = "fsmml live capture: 1 rows taken, 0 left for other statements" ]
 out=$(psql -X -At -v ON_ERROR_STOP=1 2>&1 <<SQL
-SET client_min_messages = debug1;
+SET client_min_messages = debug2;
 DO \$\$
 BEGIN
     BEGIN
@@ -108,12 +109,12 @@ END
 \$\$;
 SQL
 )
-check "an error caught in a PL/pgSQL block: the next statement scores its own bar only" \
-    [ "$(grep "fsmml live" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')" = "fsmml live LIVEA 1m: 1 bars, 0 champions|" ]
+check "an error caught in a PL/pgSQL block: the next statement scores its own bar only, nothing left pending" \
+    [ "$(grep "fsmml live" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')" = "fsmml live capture: 1 rows taken, 0 left for other statements|fsmml live LIVEA 1m: 1 bars, 0 champions|" ]
 out=$(psql -X -At -c "INSERT INTO trading.historicaldata VALUES $(bar 1458 666), $(bar 1459 666)" \
-      -c "SET client_min_messages = debug1" -c "INSERT INTO trading.historicaldata VALUES $(bar 1458 5)" 2>&1)
-check "a failed top-level statement: the next one scores its own bar only" \
-    [ "$(grep "fsmml live" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')" = "fsmml live LIVEA 1m: 1 bars, 0 champions|" ]
+      -c "SET client_min_messages = debug2" -c "INSERT INTO trading.historicaldata VALUES $(bar 1458 5)" 2>&1)
+check "a failed top-level statement: the next one scores its own bar only, nothing left pending" \
+    [ "$(grep "fsmml live" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')" = "fsmml live capture: 1 rows taken, 0 left for other statements|fsmml live LIVEA 1m: 1 bars, 0 champions|" ]
 check "every bar up to there is featured, the refused ones are not stored" \
     [ "$(q "SELECT count(*) FILTER (WHERE f.symbol IS NULL) || ' ' || count(*) FILTER (WHERE h.volume = 666)
             FROM trading.historicaldata h LEFT JOIN trading.features f USING (symbol, timeframe, timestamp)
@@ -136,12 +137,14 @@ CREATE TRIGGER zz_mirror AFTER INSERT ON trading.historicaldata FOR EACH ROW EXE
 SET client_min_messages = warning;
 INSERT INTO trading.historicaldata SELECT * FROM public.bars('LIVEB', 410, 1459);
 SQL
-out=$(psql -X -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = debug1" \
+out=$(psql -X -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = debug2" \
       -c "INSERT INTO trading.historicaldata SELECT * FROM public.bars('LIVEA', 1460, 1462)" 2>&1)
-echo "# nested: $(grep "fsmml live" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')"
+echo "# nested: $(grep "fsmml live [A-Z]" <<<"$out" | sed 's/.*fsmml live/fsmml live/' | tr '\n' '|')"
 check "nested statements: each scores its own bar" [ "$(grep -c "fsmml live LIVEB 1m: 1 bars" <<<"$out")" = 3 ]
 check "... and the outer statement its three" [ "$(grep -c "fsmml live LIVEA 1m: 3 bars" <<<"$out")" = 1 ]
-check "... and no other batch" [ "$(grep -c "fsmml live" <<<"$out")" = 4 ]
+check "... and no other batch" [ "$(grep -c "fsmml live [A-Z]" <<<"$out")" = 4 ]
+check "... the nested ones leaving the outer rows captured so far pending" \
+    [ "$(grep "fsmml live capture" <<<"$out" | sed 's/.*fsmml live capture: //' | tr '\n' '|')" = "1 rows taken, 1 left for other statements|1 rows taken, 2 left for other statements|1 rows taken, 3 left for other statements|3 rows taken, 0 left for other statements|" ]
 check "... every mirrored bar featured" [ "$(feats LIVEB 1460)" = 3 ]
 q "DROP TRIGGER zz_mirror ON trading.historicaldata" >/dev/null
 
