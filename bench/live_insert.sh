@@ -7,8 +7,8 @@
 #      write back) on the same bars;
 #   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
 #      scored bars/s, errors, lost bars, missing signals;
-#   4. COPY of 100,000 bars with fsmml.score_on_insert = off vs the same COPY in a database
-#      without fsmml;
+#   4. COPY of 100,000 bars with fsmml.score_on_insert = off (and on, of a series not live) vs
+#      the same COPY in a database without fsmml;
 #   5. fsmml_predict of the latest bar of a 1,000,000-bar series (kernel state) vs an older bar
 #      (computed from the first bar).
 # Uses the cluster of the usual libpq variables (a superuser; creates databases live_bench*).
@@ -39,6 +39,7 @@ q "SET client_min_messages = warning; CREATE EXTENSION fsmml"
 W=10000
 gen --symbol LIVEON --tf 1m --bars $((W + N)) --seed 7 >"$TMP/on.csv"
 gen --symbol LIVEOFF --tf 1m --bars $((W + N)) --seed 8 >"$TMP/off.csv"
+if phase 1 || phase 2 || phase 3; then   # the live series and its champions (phase 4 and 5 need neither)
 head -$((W + 1)) "$TMP/on.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 head -$((W + 1)) "$TMP/off.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 echo "# training the six agents on $W bars of LIVEON"
@@ -46,6 +47,7 @@ for a in 'DirectionXGB|{"folds": 2}' 'RegimeKMeans|{}' 'VolQuantile|{}' 'StateFS
     q "SET client_min_messages = warning; SELECT status FROM fsmml_train('${a%%|*}', 'LIVEON', '1m', '${a#*|}')" >/dev/null
 done
 q "SELECT fsmml_enable_scoring('LIVEON', '1m')" >/dev/null
+fi
 if phase 1; then
 tail -n +$((W + 2)) "$TMP/on.csv" >"$TMP/on_stream.csv"
 tail -n +$((W + 2)) "$TMP/off.csv" >"$TMP/off_stream.csv"
@@ -144,12 +146,13 @@ copy_ms() {   # copy_ms DB SETTING
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000000 ))
 }
-plain=(); fs=()
+plain=(); fs=(); fson=()
 for i in 1 2 3; do
     plain+=("$(copy_ms "${DB}_plain" "SELECT 1")")
     fs+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = off")")
+    fson+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = on")")
 done
-echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms"
+echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms, with fsmml (on, series not live) ${fson[*]} ms"
 psql -X -q -d postgres -c "DROP DATABASE ${DB}_plain"
 
 fi
