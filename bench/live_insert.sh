@@ -142,7 +142,7 @@ copy_ms() {   # copy_ms DB SETTING
     psql -X -q -d "$1" -c "DELETE FROM trading.historicaldata WHERE symbol = 'COPYB'" -c "VACUUM trading.historicaldata" >/dev/null
     local t0 t1
     t0=$(date +%s%N)
-    psql -X -q -d "$1" -c "$2" -c "\\copy trading.historicaldata FROM '$TMP/copy.csv' WITH (FORMAT csv)"
+    psql -X -q -d "$1" -c "$2" -c "\\copy trading.historicaldata FROM '$TMP/copy.csv' WITH (FORMAT csv)" >/dev/null
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000000 ))
 }
