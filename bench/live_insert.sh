@@ -137,22 +137,37 @@ fi
 if phase 4; then
 gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 1d | sed 's/^BTCUSDT,/COPYB,/' >"$TMP/copy.csv"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" -c "CREATE DATABASE ${DB}_plain"
-psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL, \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
-copy_ms() {   # copy_ms DB SETTING
+# the table fsmml's install script creates when there is none (the timeframe CHECK included)
+psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')), \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
+copy_ms() {   # copy_ms DB SETTING: "wall_ms backend_cpu_ms" of the COPY and its commit
     psql -X -q -d "$1" -c "DELETE FROM trading.historicaldata WHERE symbol = 'COPYB'" -c "VACUUM trading.historicaldata" >/dev/null
-    local t0 t1
-    t0=$(date +%s%N)
-    psql -X -q -d "$1" -c "$2" -c "\\copy trading.historicaldata FROM '$TMP/copy.csv' WITH (FORMAT csv)" >/dev/null
-    t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000000 ))
+    "$PY" - "$1" "$2" "$TMP/copy.csv" <<'PYEOF'
+import os, sys, time, psycopg2
+db, setting, path = sys.argv[1:4]
+c = psycopg2.connect(dbname=db); cur = c.cursor()
+cur.execute(setting)
+cur.execute("SELECT pg_backend_pid()"); pid = cur.fetchone()[0]; c.commit()
+tick = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / tick
+c0 = cpu(); t0 = time.perf_counter()
+with open(path) as f:
+    cur.copy_expert("COPY trading.historicaldata FROM STDIN WITH (FORMAT csv)", f)
+c.commit()
+print("%d %d" % ((time.perf_counter() - t0) * 1000, cpu() - c0))
+PYEOF
 }
-plain=(); fs=(); fson=()
-for i in 1 2 3; do
-    plain+=("$(copy_ms "${DB}_plain" "SELECT 1")")
-    fs+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = off")")
-    fson+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = on")")
+# some series live (not the one copied), as on a desk that scores a few
+q "INSERT INTO fsmml.live_series (symbol, timeframe) SELECT 'LIVE' || s, '1m' FROM generate_series(1, 20) s ON CONFLICT DO NOTHING"
+plain=(); fs=(); fson=(); cplain=(); cfs=(); cfson=()
+for i in $(seq "${COPY_RUNS:-5}"); do   # interleaved: the three see the same load
+    read -r w c < <(copy_ms "${DB}_plain" "SELECT 1"); plain+=("$w"); cplain+=("$c")
+    read -r w c < <(copy_ms "$DB" "SET fsmml.score_on_insert = off"); fs+=("$w"); cfs+=("$c")
+    read -r w c < <(copy_ms "$DB" "SET fsmml.score_on_insert = on"); fson+=("$w"); cfson+=("$c")
 done
 echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms, with fsmml (on, series not live) ${fson[*]} ms"
+echo "COPY 100,000 bars, backend CPU: without fsmml ${cplain[*]} ms, with fsmml (score_on_insert off) ${cfs[*]} ms, with fsmml (on, series not live) ${cfson[*]} ms"
 psql -X -q -d postgres -c "DROP DATABASE ${DB}_plain"
 
 fi

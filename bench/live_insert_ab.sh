@@ -28,11 +28,14 @@ done
 med() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 for v in before after; do
     if [[ " $PHASES " == *" 4 "* ]]; then
-        cat "$OUT"/$v.* | sed -n 's/^COPY 100,000 bars: without fsmml \(.*\) ms, with fsmml (score_on_insert off) \(.*\) ms, with fsmml (on, series not live) \(.*\) ms$/\1|\2|\3/p' >"$OUT/$v.copy"
-        p=$(cut -d'|' -f1 "$OUT/$v.copy" | tr ' ' '\n' | med)
-        o=$(cut -d'|' -f2 "$OUT/$v.copy" | tr ' ' '\n' | med)
-        n=$(cut -d'|' -f3 "$OUT/$v.copy" | tr ' ' '\n' | med)
-        echo "$v: COPY 100,000 bars, median of $(( ROUNDS * 3 )): without fsmml $p ms, score_on_insert off $o ms ($(echo "scale=2; $o / $p" | bc) x), on but not live $n ms ($(echo "scale=2; $n / $p" | bc) x)"
+        for what in "wall" "backend CPU"; do
+            if [ "$what" = wall ]; then pre="COPY 100,000 bars: "; else pre="COPY 100,000 bars, backend CPU: "; fi
+            cat "$OUT"/$v.* | grep "^$pre" | sed -n 's/^.*without fsmml \(.*\) ms, with fsmml (score_on_insert off) \(.*\) ms, with fsmml (on, series not live) \(.*\) ms$/\1|\2|\3/p' >"$OUT/$v.copy"
+            p=$(cut -d'|' -f1 "$OUT/$v.copy" | tr ' ' '\n' | med)
+            o=$(cut -d'|' -f2 "$OUT/$v.copy" | tr ' ' '\n' | med)
+            n=$(cut -d'|' -f3 "$OUT/$v.copy" | tr ' ' '\n' | med)
+            echo "$v: COPY 100,000 bars, $what, median of $(cut -d'|' -f1 "$OUT/$v.copy" | wc -w): without fsmml $p ms, score_on_insert off $o ms ($(echo "scale=2; $o / $p" | bc) x), on but not live $n ms ($(echo "scale=2; $n / $p" | bc) x)"
+        done
     fi
     if [[ " $PHASES " == *" 1 "* ]]; then
         c=$(cat "$OUT"/$v.* | sed -n 's/.*backend CPU per insert: on \([0-9.]*\) ms, off \([0-9.]*\) ms.*/\1 \2/p')
