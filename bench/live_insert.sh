@@ -7,8 +7,8 @@
 #      write back) on the same bars;
 #   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
 #      scored bars/s, errors, lost bars, missing signals;
-#   4. COPY of 100,000 bars with fsmml.score_on_insert = off vs the same COPY in a database
-#      without fsmml;
+#   4. COPY of 100,000 bars with fsmml.score_on_insert = off (and on, of a series not live) vs
+#      the same COPY in a database without fsmml;
 #   5. fsmml_predict of the latest bar of a 1,000,000-bar series (kernel state) vs an older bar
 #      (computed from the first bar).
 # Uses the cluster of the usual libpq variables (a superuser; creates databases live_bench*).
@@ -39,6 +39,7 @@ q "SET client_min_messages = warning; CREATE EXTENSION fsmml"
 W=10000
 gen --symbol LIVEON --tf 1m --bars $((W + N)) --seed 7 >"$TMP/on.csv"
 gen --symbol LIVEOFF --tf 1m --bars $((W + N)) --seed 8 >"$TMP/off.csv"
+if phase 1 || phase 2 || phase 3; then   # the live series and its champions (phase 4 and 5 need neither)
 head -$((W + 1)) "$TMP/on.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 head -$((W + 1)) "$TMP/off.csv" | psql -X -q -d "$DB" -c "\\copy trading.historicaldata FROM STDIN WITH (FORMAT csv, HEADER)"
 echo "# training the six agents on $W bars of LIVEON"
@@ -46,6 +47,7 @@ for a in 'DirectionXGB|{"folds": 2}' 'RegimeKMeans|{}' 'VolQuantile|{}' 'StateFS
     q "SET client_min_messages = warning; SELECT status FROM fsmml_train('${a%%|*}', 'LIVEON', '1m', '${a#*|}')" >/dev/null
 done
 q "SELECT fsmml_enable_scoring('LIVEON', '1m')" >/dev/null
+fi
 if phase 1; then
 tail -n +$((W + 2)) "$TMP/on.csv" >"$TMP/on_stream.csv"
 tail -n +$((W + 2)) "$TMP/off.csv" >"$TMP/off_stream.csv"
@@ -158,21 +160,37 @@ fi
 if phase 4; then
 gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 1d | sed 's/^BTCUSDT,/COPYB,/' >"$TMP/copy.csv"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" -c "CREATE DATABASE ${DB}_plain"
-psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL, \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
-copy_ms() {   # copy_ms DB SETTING
+# the table fsmml's install script creates when there is none (the timeframe CHECK included)
+psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')), \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
+copy_ms() {   # copy_ms DB SETTING: "wall_ms backend_cpu_ms" of the COPY and its commit
     psql -X -q -d "$1" -c "DELETE FROM trading.historicaldata WHERE symbol = 'COPYB'" -c "VACUUM trading.historicaldata" >/dev/null
-    local t0 t1
-    t0=$(date +%s%N)
-    psql -X -q -d "$1" -c "$2" -c "\\copy trading.historicaldata FROM '$TMP/copy.csv' WITH (FORMAT csv)"
-    t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000000 ))
+    "$PY" - "$1" "$2" "$TMP/copy.csv" <<'PYEOF'
+import os, sys, time, psycopg2
+db, setting, path = sys.argv[1:4]
+c = psycopg2.connect(dbname=db); cur = c.cursor()
+cur.execute(setting)
+cur.execute("SELECT pg_backend_pid()"); pid = cur.fetchone()[0]; c.commit()
+tick = os.sysconf("SC_CLK_TCK")
+def cpu():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / tick
+c0 = cpu(); t0 = time.perf_counter()
+with open(path) as f:
+    cur.copy_expert("COPY trading.historicaldata FROM STDIN WITH (FORMAT csv)", f)
+c.commit()
+print("%d %d" % ((time.perf_counter() - t0) * 1000, cpu() - c0))
+PYEOF
 }
-plain=(); fs=()
-for i in 1 2 3; do
-    plain+=("$(copy_ms "${DB}_plain" "SELECT 1")")
-    fs+=("$(copy_ms "$DB" "SET fsmml.score_on_insert = off")")
+# some series live (not the one copied), as on a desk that scores a few
+q "INSERT INTO fsmml.live_series (symbol, timeframe) SELECT 'LIVE' || s, '1m' FROM generate_series(1, 20) s ON CONFLICT DO NOTHING"
+plain=(); fs=(); fson=(); cplain=(); cfs=(); cfson=()
+for i in $(seq "${COPY_RUNS:-5}"); do   # interleaved: the three see the same load
+    read -r w c < <(copy_ms "${DB}_plain" "SELECT 1"); plain+=("$w"); cplain+=("$c")
+    read -r w c < <(copy_ms "$DB" "SET fsmml.score_on_insert = off"); fs+=("$w"); cfs+=("$c")
+    read -r w c < <(copy_ms "$DB" "SET fsmml.score_on_insert = on"); fson+=("$w"); cfson+=("$c")
 done
-echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms"
+echo "COPY 100,000 bars: without fsmml ${plain[*]} ms, with fsmml (score_on_insert off) ${fs[*]} ms, with fsmml (on, series not live) ${fson[*]} ms"
+echo "COPY 100,000 bars, backend CPU: without fsmml ${cplain[*]} ms, with fsmml (score_on_insert off) ${cfs[*]} ms, with fsmml (on, series not live) ${cfson[*]} ms"
 psql -X -q -d postgres -c "DROP DATABASE ${DB}_plain"
 
 fi

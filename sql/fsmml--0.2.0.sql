@@ -1257,9 +1257,11 @@ REVOKE ALL ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) FR
 GRANT EXECUTE ON FUNCTION fsmml_optimize(text, text, text, integer, jsonb, text) TO fsmml_trainer;
 /* ---- end i12 ---- */
 /* ---- i9: live scoring (issue 9) -----------------------------------------------------------------
- * A statement trigger on trading.historicaldata scores the bars of enabled series in the
- * inserting transaction (src/serve/live_trigger.c); a statement trigger on
- * trading.agentversions makes every backend reload its champions after a change commits. */
+ * Row triggers on trading.historicaldata capture the bars of enabled series (their WHEN clause
+ * skips every other row at the cost of one function call: src/serve/live_capture.c); a
+ * statement trigger scores them in the inserting transaction (src/serve/live_trigger.c); a
+ * statement trigger on trading.agentversions makes every backend reload its champions after a
+ * change commits, one on fsmml.live_series its live set. */
 CREATE TABLE fsmml.live_series (
     symbol      text NOT NULL,
     timeframe   text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')),
@@ -1298,6 +1300,23 @@ CREATE FUNCTION fsmml_live_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'fsmml_live_trigger'
     LANGUAGE C
     SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION fsmml_live_capture() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'fsmml_live_capture'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+-- The row triggers' WHEN clause, evaluated for every row written: no SET clause (it would cost a
+-- GUC save and restore per row); reads nothing but a per-backend cache of fsmml.live_series.
+-- Callable by anyone who may write bars; it tells only whether a series is scored live.
+CREATE FUNCTION fsmml_live_wanted(symbol text, timeframe text, bar_ts timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_live_wanted'
+    LANGUAGE C STABLE STRICT;
+CREATE FUNCTION fsmml_live_wanted(symbol text, timeframe text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'fsmml_live_wanted'
+    LANGUAGE C STABLE STRICT;
+CREATE FUNCTION fsmml_live_series_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'fsmml_live_series_changed'
+    LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION fsmml_versions_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'fsmml_versions_changed'
     LANGUAGE C
@@ -1306,26 +1325,42 @@ CREATE FUNCTION fsmml_versions_changed() RETURNS trigger
 CREATE TRIGGER fsmml_versions_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trading.agentversions
     FOR EACH STATEMENT EXECUTE FUNCTION fsmml_versions_changed();
--- Transition tables need a table (not a view) and one trigger per event.
+CREATE TRIGGER fsmml_live_series_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON fsmml.live_series
+    FOR EACH STATEMENT EXECUTE FUNCTION fsmml_live_series_changed();
+-- A table (not a view) only.  Row triggers capture the rows of live series (AFTER row events
+-- fire before the statement's AFTER STATEMENT event); the statement triggers score them.  An
+-- update captures both versions when either is live: its old and new rows are matched later.
 DO $$
 BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = 'trading.historicaldata'::regclass) IN ('r', 'p') THEN
+        CREATE TRIGGER fsmml_live_capture_insert AFTER INSERT ON trading.historicaldata
+            FOR EACH ROW
+            WHEN (@extschema@.fsmml_live_wanted(NEW.symbol, NEW.timeframe, NEW."timestamp"))
+            EXECUTE FUNCTION @extschema@.fsmml_live_capture();
+        CREATE TRIGGER fsmml_live_capture_update AFTER UPDATE ON trading.historicaldata
+            FOR EACH ROW
+            WHEN (@extschema@.fsmml_live_wanted(OLD.symbol, OLD.timeframe)
+                  OR @extschema@.fsmml_live_wanted(NEW.symbol, NEW.timeframe))
+            EXECUTE FUNCTION @extschema@.fsmml_live_capture();
         CREATE TRIGGER fsmml_live_insert AFTER INSERT ON trading.historicaldata
-            REFERENCING NEW TABLE AS fsmml_new_bars
             FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fsmml_live_trigger();
         CREATE TRIGGER fsmml_live_update AFTER UPDATE ON trading.historicaldata
-            REFERENCING OLD TABLE AS fsmml_old_bars NEW TABLE AS fsmml_new_bars
             FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fsmml_live_trigger();
         -- The bars table is not the extension's, so neither are its triggers (CREATE TRIGGER
-        -- cannot make them members): let them go with their function, so DROP EXTENSION works
+        -- cannot make them members): let them go with their functions, so DROP EXTENSION works
         -- without CASCADE and still keeps the bars.
         UPDATE pg_catalog.pg_depend SET deptype = 'a'
          WHERE classid = 'pg_catalog.pg_trigger'::regclass
            AND objid IN (SELECT oid FROM pg_catalog.pg_trigger
                           WHERE tgrelid = 'trading.historicaldata'::regclass
-                            AND tgname IN ('fsmml_live_insert', 'fsmml_live_update'))
+                            AND tgname IN ('fsmml_live_insert', 'fsmml_live_update',
+                                           'fsmml_live_capture_insert', 'fsmml_live_capture_update'))
            AND refclassid = 'pg_catalog.pg_proc'::regclass
-           AND refobjid = '@extschema@.fsmml_live_trigger()'::regprocedure
+           AND refobjid IN ('@extschema@.fsmml_live_trigger()'::regprocedure,
+                            '@extschema@.fsmml_live_capture()'::regprocedure,
+                            '@extschema@.fsmml_live_wanted(text, text, timestamptz)'::regprocedure,
+                            '@extschema@.fsmml_live_wanted(text, text)'::regprocedure)
            AND deptype = 'n';
     END IF;
 END
@@ -1341,6 +1376,8 @@ GRANT EXECUTE ON FUNCTION fsmml_enable_scoring(text, text) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_disable_scoring(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_disable_scoring(text, text) TO fsmml_trainer;
 REVOKE ALL ON FUNCTION fsmml_live_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION fsmml_live_capture() FROM PUBLIC;
+REVOKE ALL ON FUNCTION fsmml_live_series_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION fsmml_versions_changed() FROM PUBLIC;
 -- Live scoring rewrites a series' kernel state (4.5 kB) with every bar: keep it inline and
 -- uncompressed rather than compressed into a TOAST chunk each time.

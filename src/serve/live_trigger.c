@@ -1,9 +1,11 @@
 /*
  * live_trigger.c — live scoring's front door: the statement triggers on
- * trading.historicaldata (AFTER INSERT and AFTER UPDATE, with transition
- * tables, so one-row INSERT, multi-row INSERT, COPY and ON CONFLICT DO
- * UPDATE all arrive as one batch of rows), fsmml_enable_scoring /
- * fsmml_disable_scoring (fsmml.live_series) and the GUCs.
+ * trading.historicaldata (AFTER INSERT and AFTER UPDATE), which score the
+ * rows the statement's row triggers captured (live_capture.c: only rows of
+ * live series, with scoring on), so one-row INSERT, multi-row INSERT, COPY
+ * and ON CONFLICT DO UPDATE all arrive as one batch of rows;
+ * fsmml_enable_scoring / fsmml_disable_scoring (fsmml.live_series) and the
+ * GUCs.
  *
  * Each series of the batch is scored in its own subtransaction.  Bars after
  * the series' last featured bar take the O(1) path (live_state.c,
@@ -13,7 +15,8 @@
  * what fsmml_score stores.  Any ERROR rolls the subtransaction back, is
  * recorded in fsmml.scoring_errors and reported as a WARNING; the bars stay
  * inserted.  The trigger runs in owner mode (privilege.c) and never reads
- * the bars table: only its transition tables, which hold values, not code.
+ * the bars table on the O(1) path: only the captured rows, which hold
+ * values, not code.
  */
 #include "postgres.h"
 
@@ -38,6 +41,7 @@
 #include "fsmml.h"
 #include "fsmml_features.h"
 #include "live.h"
+#include "live_capture.h"
 #include "locks.h"
 #include "privilege.h"
 #include "serve.h"
@@ -71,126 +75,10 @@ fsmml_live_init(void)
 							NULL, &fsmml_model_cache_size, 64, 1, 10000, PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	fsmml_model_cache_init();
+	fsmml_live_capture_init();
 }
 
 /* ---------------------------------------------------------------- rows in */
-
-typedef struct InBar
-{
-	char	   *symbol;
-	char	   *timeframe;
-	FsBar		bar;
-	bool		changed;		/* UPDATE: differs from the old row (or has none) */
-} InBar;
-
-typedef struct BarCols
-{
-	AttrNumber	att[8];			/* symbol, timeframe, timestamp, open, high, low, close, volume */
-	Oid			type[8];
-} BarCols;
-
-static const char *const bar_col_names[8] =
-{"symbol", "timeframe", "timestamp", "open", "high", "low", "close", "volume"};
-
-static void
-bar_columns(TupleDesc desc, BarCols *c)
-{
-	for (int k = 0; k < 8; k++)
-	{
-		c->att[k] = InvalidAttrNumber;
-		for (int a = 0; a < desc->natts; a++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, a);
-
-			if (!att->attisdropped && strcmp(NameStr(att->attname), bar_col_names[k]) == 0)
-			{
-				c->att[k] = att->attnum;
-				c->type[k] = att->atttypid;
-			}
-		}
-		if (c->att[k] == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("trading.historicaldata has no column \"%s\"", bar_col_names[k])));
-	}
-}
-
-static double
-to_float8(Datum d, Oid type, bool isnull)
-{
-	if (isnull)
-		return NAN;
-	switch (type)
-	{
-		case FLOAT8OID:
-			return DatumGetFloat8(d);
-		case FLOAT4OID:
-			return DatumGetFloat4(d);
-		case NUMERICOID:
-			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return (double) DatumGetInt64(d);
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("live scoring cannot read prices of type %s", format_type_be(type)),
-					 errhint("Use double precision or numeric prices in trading.historicaldata.")));
-	}
-	return NAN;
-}
-
-/* Rows of a transition table, with their own read pointer (other triggers read it too). */
-static InBar *
-read_rows(Tuplestorestate *ts, TupleDesc desc, const BarCols *c, int *n)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
-	int			cap = 16;
-	InBar	   *rows = palloc(sizeof(InBar) * cap);
-
-	*n = 0;
-	tuplestore_select_read_pointer(ts, ptr);
-	tuplestore_rescan(ts);
-	while (tuplestore_gettupleslot(ts, true, false, slot))
-	{
-		InBar	   *r;
-		bool		isnull;
-		Datum		d;
-
-		if (*n == cap)
-		{
-			cap *= 2;
-			rows = repalloc_huge(rows, sizeof(InBar) * cap);
-		}
-		r = &rows[(*n)++];
-		d = slot_getattr(slot, c->att[0], &isnull);
-		r->symbol = isnull ? NULL : TextDatumGetCString(d);
-		d = slot_getattr(slot, c->att[1], &isnull);
-		r->timeframe = isnull ? NULL : TextDatumGetCString(d);
-		d = slot_getattr(slot, c->att[2], &isnull);
-		if (isnull)
-			r->bar.ts = INT64_MIN;
-		else if (c->type[2] == TIMESTAMPOID)
-			r->bar.ts = fsmml_ts_to_unix(DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, d)));
-		else
-			r->bar.ts = fsmml_ts_to_unix(DatumGetTimestampTz(d));
-		r->bar.open = to_float8(slot_getattr(slot, c->att[3], &isnull), c->type[3], isnull);
-		r->bar.high = to_float8(slot_getattr(slot, c->att[4], &isnull), c->type[4], isnull);
-		r->bar.low = to_float8(slot_getattr(slot, c->att[5], &isnull), c->type[5], isnull);
-		r->bar.close = to_float8(slot_getattr(slot, c->att[6], &isnull), c->type[6], isnull);
-		r->bar.volume = to_float8(slot_getattr(slot, c->att[7], &isnull), c->type[7], isnull);
-		r->changed = true;
-		if (r->symbol == NULL || r->timeframe == NULL || r->bar.ts == INT64_MIN)
-			(*n)--;				/* a key NULL: not a bar of any series */
-	}
-	tuplestore_select_read_pointer(ts, 0);
-	ExecDropSingleTupleTableSlot(slot);
-	return rows;
-}
 
 static int
 cmp_inbar(const void *a, const void *b)
@@ -213,29 +101,6 @@ same_bar(const FsBar *a, const FsBar *b)
 }
 
 /* ---------------------------------------------------------------- one series */
-
-static bool
-series_enabled(const char *symbol, const char *timeframe)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-
-	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT 1 FROM fsmml.live_series WHERE symbol = $1 AND timeframe = $2",
-									2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed for fsmml.live_series");
-		plan = p;
-	}
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading fsmml.live_series failed");
-	return SPI_processed > 0;
-}
 
 /*
  * Whether trading.historicaldata holds exactly the n new bars after last_ts
@@ -412,10 +277,10 @@ fsmml_live_trigger(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	MemoryContext opcxt;
 	MemoryContext seriescxt;
-	TupleDesc	desc;
-	BarCols		cols;
 	InBar	   *rows;
+	InBar	   *old = NULL;
 	int			n;
+	int			nold = 0;
 	bool		update;
 	TimestampTz oldest = DT_NOBEGIN;
 
@@ -426,22 +291,29 @@ fsmml_live_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fsmml_live_trigger must be an AFTER INSERT or UPDATE statement trigger"),
 				 errhint("The extension installs it on trading.historicaldata.")));
-	if (!fsmml_score_on_insert || td->tg_newtable == NULL)
-		return PointerGetDatum(NULL);
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	if (!fsmml_live_capture_pending())
+		return PointerGetDatum(NULL);	/* no row of the statement passed the WHEN clause */
 
 	opcxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml live", ALLOCSET_DEFAULT_SIZES);
 	seriescxt = AllocSetContextCreate(opcxt, "fsmml live series", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(opcxt);
-	desc = RelationGetDescr(td->tg_relation);
-	bar_columns(desc, &cols);
-	rows = read_rows(td->tg_newtable, desc, &cols, &n);
+	/* the statement's rows, taken even when scoring was switched off since (none left behind) */
+	rows = fsmml_live_capture_take(update ? LIVE_ROW_NEW : LIVE_ROW_INSERTED, &n);
+	if (update)
+		old = fsmml_live_capture_take(LIVE_ROW_OLD, &nold);
+	if (!fsmml_score_on_insert || n + nold == 0)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(opcxt);
+		return PointerGetDatum(NULL);
+	}
+	if (rows == NULL)
+		rows = palloc(sizeof(InBar));
 	if (n > 1)
 		qsort(rows, n, sizeof(InBar), cmp_inbar);
-	if (update && td->tg_oldtable != NULL)
+	if (nold > 0)
 	{
-		int			nold;
-		InBar	   *old = read_rows(td->tg_oldtable, desc, &cols, &nold);
 		int			j = 0;
 
 		if (nold > 1)
@@ -494,7 +366,8 @@ fsmml_live_trigger(PG_FUNCTION_ARGS)
 			if (update)
 				since = Min(since, rows[k].bar.ts);
 		}
-		if (m > 0 && series_enabled(rows[i].symbol, rows[i].timeframe))
+		if (m > 0 && fsmml_live_series_on(rows[i].symbol, strlen(rows[i].symbol),
+										  rows[i].timeframe, strlen(rows[i].timeframe)))
 			score_series_guarded(rows[i].symbol, rows[i].timeframe, grp, m, since, seriescxt);
 		i = j;
 	}
