@@ -53,4 +53,12 @@ extern FsmmlDataset *fsmml_dataset_build(const char *symbol, const char *timefra
 										 List *features, int horizon, bool drop_null,
 										 MemoryContext mcxt);
 
+/*
+ * Rows [row_off, nrows) of src (built without labels or dropping) with the
+ * columns features, in that order: what building them would give.  NULL
+ * when src lacks a column.  ts points into src.
+ */
+extern FsmmlDataset *fsmml_dataset_select(const FsmmlDataset *src, int64 row_off,
+										  List *features, MemoryContext mcxt);
+
 #endif							/* FSMML_DATASET_H */

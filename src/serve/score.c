@@ -354,6 +354,25 @@ first_bar_at_or_after(const FsmmlBars *bars, TimestampTz ts)
 }
 
 
+/* a with the names of b it lacks appended, in b's order. */
+static List *
+union_names(List *a, List *b)
+{
+	ListCell   *lb;
+
+	foreach(lb, b)
+	{
+		ListCell   *la;
+		bool		found = false;
+
+		foreach(la, a)
+			found |= strcmp(lfirst(la), lfirst(lb)) == 0;
+		if (!found)
+			a = lappend(a, lfirst(lb));
+	}
+	return a;
+}
+
 static double
 ms_since(instr_time start)
 {
@@ -543,10 +562,12 @@ fsmml_score(PG_FUNCTION_ARGS)
 	instr_time	t0;
 	double		read_ms;
 	double		features_ms;
+	double		shared_ms = 0;
 	int64		nagents;
 	double		cpu_start;
 	float	   *capture = NULL;
 	int64		capture_id = 0;
+	FsmmlDataset *shared = NULL;
 
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -604,6 +625,32 @@ fsmml_score(PG_FUNCTION_ARGS)
 		fsmml_pred_target_open(&target);
 		champcxt = AllocSetContextCreate(opcxt, "fsmml score champion", ALLOCSET_DEFAULT_SIZES);
 		batchcxt = AllocSetContextCreate(opcxt, "fsmml score batch", ALLOCSET_DEFAULT_SIZES);
+
+		/*
+		 * With agents, the kernel runs once: every champion's columns from
+		 * the bar before the range (the agents' first row); each direction
+		 * champion takes its columns from these rows.
+		 */
+		if (nagents > 0)
+		{
+			List	   *want = NIL;
+
+			INSTR_TIME_SET_CURRENT(t0);
+			foreach(lc, champs)
+			{
+				Champion   *c = lfirst(lc);
+
+				want = union_names(want,
+											  fsmml_champion_features(c, timeframe,
+																	  fsmml_instance_name(c->agent, symbol, timeframe)));
+			}
+			want = union_names(want,
+										  fsmml_resolve_features(timeframe,
+																 fsmml_agent_features(symbol, timeframe)));
+			shared = fsmml_dataset_build(symbol, timeframe, bars, Max(row_from - 1, 0), bars->n,
+										 want, 0, false, opcxt);
+			shared_ms = ms_since(t0);
+		}
 		foreach(lc, champs)
 		{
 			Champion   *c = lfirst(lc);
@@ -619,9 +666,12 @@ fsmml_score(PG_FUNCTION_ARGS)
 			features = fsmml_champion_features(c, timeframe, instance);
 			b = fsmml_load_booster(champcxt, c, c->model, instance);
 			INSTR_TIME_SET_CURRENT(t0);
-			ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
-									 features, 0, false, champcxt);
-			features_ms = ms_since(t0);
+			ds = shared ? fsmml_dataset_select(shared, row_from - Max(row_from - 1, 0), features,
+											   champcxt) : NULL;
+			if (ds == NULL)
+				ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
+										 features, 0, false, champcxt);
+			features_ms = shared_ms + ms_since(t0);
 			/* DirectionXGB's probabilities feed ExecRules and the ensemble */
 			if (capture == NULL && strcmp(c->agent, "DirectionXGB") == 0)
 			{
@@ -645,7 +695,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 		}
 		if (nagents > 0)
 			written += fsmml_score_agents(symbol, timeframe, bars, row_from, capture, capture_id,
-										  &plans, &target, opcxt);
+										  shared, &plans, &target, opcxt);
 		fsmml_pred_target_close(&target);
 	}
 
