@@ -56,7 +56,9 @@ struct FsmmlBulkInsert
 	Relation	root;			/* what they are inserted through (rel itself or its root) */
 	EState	   *estate;
 	ResultRelInfo *rri;			/* rel's */
-	TupleTableSlot *slots[BULK_BATCH];
+	TupleTableSlot *slots[BULK_BATCH];	/* made when first needed */
+	int			nslots;
+	MemoryContext cxt;			/* of begin: where slots are made */
 	int			nbuffered;
 	int			batch;			/* rows per multi-insert: 1 with volatile defaults */
 	BulkInsertState bistate;
@@ -223,9 +225,8 @@ fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 	ExecOpenIndices(b->rri, false);
 
 	b->batch = BULK_BATCH;
+	b->cxt = CurrentMemoryContext;
 	prepare_defaults(b, given);
-	for (int i = 0; i < BULK_BATCH; i++)
-		b->slots[i] = table_slot_create(b->rel, NULL);
 	b->bistate = GetBulkInsertState();
 	b->cid = GetCurrentCommandId(true);
 	b->has_constraints = RelationGetDescr(b->rel)->constr != NULL;
@@ -279,6 +280,20 @@ flush(FsmmlBulkInsert *b)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/* The slot of the next buffered row (a batch of a few rows makes a few slots). */
+static TupleTableSlot *
+next_slot(FsmmlBulkInsert *b)
+{
+	if (b->nbuffered == b->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+		b->slots[b->nslots++] = table_slot_create(b->rel, NULL);
+		MemoryContextSwitchTo(old);
+	}
+	return b->slots[b->nbuffered];
+}
+
 /* Generated columns and constraints of the row in slot, then buffers it. */
 static void
 buffer_row(FsmmlBulkInsert *b, TupleTableSlot *slot)
@@ -297,7 +312,7 @@ buffer_row(FsmmlBulkInsert *b, TupleTableSlot *slot)
 void
 fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 {
-	TupleTableSlot *slot = b->slots[b->nbuffered];
+	TupleTableSlot *slot = next_slot(b);
 	TupleTableSlot *src = b->map ? b->rootslot : slot;
 	int			natts = src->tts_tupleDescriptor->natts;
 
@@ -327,7 +342,7 @@ fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 void
 fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
 {
-	TupleTableSlot *slot = b->slots[b->nbuffered];
+	TupleTableSlot *slot;
 
 	if (!b->plain)
 	{
@@ -335,6 +350,7 @@ fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
 		fsmml_bulk_insert_row(b, b->values, b->nulls);
 		return;
 	}
+	slot = next_slot(b);
 	ExecClearTuple(slot);
 	ExecForceStoreHeapTuple(tuple, slot, false);
 	ExecMaterializeSlot(slot);
@@ -352,8 +368,11 @@ fsmml_bulk_insert_end(FsmmlBulkInsert *b)
 		/* the rows are all in: AFTER STATEMENT, then every queued event runs */
 		ExecASInsertTriggers(b->estate, b->rri, b->capture);
 		AfterTriggerEndQuery(b->estate);
+		/* the slots AFTER ROW triggers were given (each pins the relation's descriptor) */
+		ExecResetTupleTable(b->estate->es_tupleTable, false);
 	}
-	for (int i = 0; i < BULK_BATCH; i++)
+	/* newest first: each is then the last its resource owner remembers (no search) */
+	for (int i = b->nslots - 1; i >= 0; i--)
 		ExecDropSingleTupleTableSlot(b->slots[i]);
 	if (b->rootslot)
 		ExecDropSingleTupleTableSlot(b->rootslot);
