@@ -415,3 +415,23 @@ DROP TRIGGER fp_sig_ar ON trading.agentsignals;
 DROP TRIGGER fp_sig_au ON trading.agentsignals;
 DROP FUNCTION public.fp_sig_stmt(), public.fp_sig_row(), public.fp_sig_before_row();
 DROP TABLE public.fp_sig_log;
+
+-- A deferrable unique constraint (written directly, its recheck queued) that
+-- rows violate, checked at once: INSERT's error, word for word; nothing kept.
+ALTER TABLE trading.features ADD COLUMN desk_k int;     -- NULL on the rows already there
+ALTER TABLE trading.features ALTER COLUMN desk_k SET DEFAULT 1;
+ALTER TABLE trading.features ADD CONSTRAINT fp_defer UNIQUE (symbol, desk_k)
+    DEFERRABLE INITIALLY DEFERRED;
+BEGIN;
+SET CONSTRAINTS trading.fp_defer IMMEDIATE;
+SELECT pg_temp.err(pg_temp.feature_insert('trading.features', 'FPA')) AS insert_error \gset
+SELECT split_part(:'insert_error', ' | ', 1) AS insert_error;
+SELECT pg_temp.err($$SELECT fsmml_build_features('FPA', '1m')$$) = :'insert_error' AS same_error;
+COMMIT;
+SELECT count(*) AS fpa_rows FROM trading.features WHERE symbol = 'FPA';
+ALTER TABLE trading.features DROP CONSTRAINT fp_defer, DROP COLUMN desk_k;
+DELETE FROM trading.agentpreds WHERE symbol = 'FPA';
+DELETE FROM trading.agentsignals WHERE symbol = 'FPA';
+DELETE FROM fsmml.promotions WHERE symbol = 'FPA';
+DELETE FROM trading.agentversions WHERE symbol = 'FPA';
+DELETE FROM trading.historicaldata WHERE symbol = 'FPA';
