@@ -59,6 +59,7 @@ struct FsmmlBulkInsert
 	TupleTableSlot *slots[BULK_BATCH];	/* made when first needed */
 	int			nslots;
 	MemoryContext cxt;			/* of begin: where slots are made */
+	TupleDesc	slotdesc;		/* rel's, copied: slots need not pin it */
 	int			nbuffered;
 	int			batch;			/* rows per multi-insert: 1 with volatile defaults */
 	BulkInsertState bistate;
@@ -226,6 +227,12 @@ fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 
 	b->batch = BULK_BATCH;
 	b->cxt = CurrentMemoryContext;
+	/*
+	 * A copy (not reference-counted) of rel's descriptor for the slots: a
+	 * thousand slots per batch pinning rel's would each be remembered and
+	 * forgotten by the resource owner.
+	 */
+	b->slotdesc = CreateTupleDescCopy(RelationGetDescr(b->rel));
 	prepare_defaults(b, given);
 	b->bistate = GetBulkInsertState();
 	b->cid = GetCurrentCommandId(true);
@@ -288,7 +295,8 @@ next_slot(FsmmlBulkInsert *b)
 	{
 		MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
-		b->slots[b->nslots++] = table_slot_create(b->rel, NULL);
+		b->slots[b->nslots++] = MakeSingleTupleTableSlot(b->slotdesc,
+														 table_slot_callbacks(b->rel));
 		MemoryContextSwitchTo(old);
 	}
 	return b->slots[b->nbuffered];
@@ -371,9 +379,9 @@ fsmml_bulk_insert_end(FsmmlBulkInsert *b)
 		/* the slots AFTER ROW triggers were given (each pins the relation's descriptor) */
 		ExecResetTupleTable(b->estate->es_tupleTable, false);
 	}
-	/* newest first: each is then the last its resource owner remembers (no search) */
-	for (int i = b->nslots - 1; i >= 0; i--)
+	for (int i = 0; i < b->nslots; i++)
 		ExecDropSingleTupleTableSlot(b->slots[i]);
+	FreeTupleDesc(b->slotdesc);
 	if (b->rootslot)
 		ExecDropSingleTupleTableSlot(b->rootslot);
 	if (b->root != b->rel)
