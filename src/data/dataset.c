@@ -419,52 +419,24 @@ fsmml_dataset_build(const char *symbol, const char *timeframe, const FsmmlBars *
 }
 
 /*
- * Rows [row_off, src->nrows) of src with the columns features (in that
- * order), or NULL when src lacks one.  Rows of fsmml_dataset_build without
- * labels or dropping are the same whatever other columns are built, so
- * this equals building features for those bars (fsmml_score builds the
- * union of every champion's columns once).  ts points into src.
+ * col[j]: the column of src holding features[j]; false when src lacks one.
+ * Rows of fsmml_dataset_build without labels or dropping are the same
+ * whatever other columns are built, so these columns of src's rows are
+ * what building features would give (fsmml_score builds the union of every
+ * champion's columns once).
  */
-FsmmlDataset *
-fsmml_dataset_select(const FsmmlDataset *src, int64 row_off, List *features,
-					 MemoryContext mcxt)
+bool
+fsmml_dataset_columns(const FsmmlDataset *src, List *features, int *col)
 {
-	int			nfeat = list_length(features);
-	int		   *col = MemoryContextAlloc(mcxt, sizeof(int) * Max(nfeat, 1));
-	FsmmlDataset *ds;
-	int64		n = Max(src->nrows - row_off, 0);
-
 	Assert(src->y == NULL && src->dropped_null == 0 && src->dropped_unlabeled == 0);
-	for (int j = 0; j < nfeat; j++)
+	for (int j = 0; j < list_length(features); j++)
 	{
 		col[j] = -1;
 		for (int k = 0; k < src->nfeat && col[j] < 0; k++)
 			if (strcmp(src->names[k], list_nth(features, j)) == 0)
 				col[j] = k;
 		if (col[j] < 0)
-		{
-			pfree(col);
-			return NULL;
-		}
+			return false;
 	}
-	ds = MemoryContextAllocZero(mcxt, sizeof(FsmmlDataset));
-	ds->nfeat = nfeat;
-	ds->names = MemoryContextAlloc(mcxt, sizeof(char *) * Max(nfeat, 1));
-	for (int j = 0; j < nfeat; j++)
-		ds->names[j] = src->names[col[j]];
-	ds->nrows = n;
-	ds->ts = src->ts + row_off;
-	ds->X = MemoryContextAllocHuge(mcxt, sizeof(float) * Max(n, 1) * Max(nfeat, 1));
-	for (int64 r = 0; r < n; r++)
-	{
-		const float *s = src->X + (row_off + r) * src->nfeat;
-		float	   *d = ds->X + r * nfeat;
-
-		if ((r & 16383) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < nfeat; j++)
-			d[j] = s[col[j]];
-	}
-	pfree(col);
-	return ds;
+	return true;
 }

@@ -54,11 +54,10 @@ extern FsmmlDataset *fsmml_dataset_build(const char *symbol, const char *timefra
 										 MemoryContext mcxt);
 
 /*
- * Rows [row_off, nrows) of src (built without labels or dropping) with the
- * columns features, in that order: what building them would give.  NULL
- * when src lacks a column.  ts points into src.
+ * col[j]: the column of src (built without labels or dropping) holding
+ * features[j], whose values there are what building features would give;
+ * false when src lacks one.
  */
-extern FsmmlDataset *fsmml_dataset_select(const FsmmlDataset *src, int64 row_off,
-										  List *features, MemoryContext mcxt);
+extern bool fsmml_dataset_columns(const FsmmlDataset *src, List *features, int *col);
 
 #endif							/* FSMML_DATASET_H */
