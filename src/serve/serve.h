@@ -146,6 +146,8 @@ extern void fsmml_series_writer_stats(const SeriesWriter *w, int64 *inserted, in
 
 /* ---- score_agents.c: the non-direction champions, signals, states, transitions */
 
+struct FsmmlDataset;			/* dataset.h */
+
 /*
  * prob_up: the DirectionXGB champion's probabilities of bars [row_from, n),
  * or NULL.  shared: features of bars [max(row_from - 1, 0), n) (built
