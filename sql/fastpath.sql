@@ -164,8 +164,10 @@ SELECT :'insert_error' AS insert_error;
 SELECT pg_temp.err($$SELECT fsmml_build_features('FP10', '1m')$$) = :'insert_error' AS same_error;
 ALTER TABLE trading.features DROP CONSTRAINT fp_excl;
 
--- Shapes only the executor honours fall back to INSERT: a trigger, a
--- deferrable unique constraint (internal triggers), row-level security.
+-- Shapes only the executor honours fall back to INSERT: a BEFORE ROW trigger
+-- (it may change the row), row-level security.  A deferrable unique
+-- constraint (an internal AFTER ROW trigger that rechecks the key at commit)
+-- is written directly, its trigger queued as INSERT queues it.
 CREATE FUNCTION pg_temp.fp_tag() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.tag := 'trigger'; RETURN NEW; END $$;
 ALTER TABLE trading.features ADD COLUMN tag text;
@@ -320,3 +322,116 @@ SELECT * FROM pg_temp.rescore();
 DROP TRIGGER fp_noop ON trading.agentpreds_y2031m01;
 DELETE FROM trading.agentpreds WHERE symbol = 'FPS';
 DELETE FROM trading.features WHERE symbol LIKE 'FP%';
+
+/* ================================================================ trading.agentsignals */
+
+-- fsmml_score's signals go straight into agentsignals' heap and indexes with
+-- INSERT triggers on it (fsmml's outbox triggers and the ones below): BEFORE
+-- and AFTER STATEMENT, AFTER ROW and transition tables fire as a plain INSERT
+-- of the same rows fires them.  The upsert (the executor's path) would also
+-- fire the UPDATE statement triggers: the log says which path wrote.  A
+-- BEFORE ROW INSERT trigger (it may change a row) falls back to the upsert.
+INSERT INTO trading.historicaldata
+SELECT 'FPA', '1m', '2031-03-01 00:00+00'::timestamptz + i * interval '1 minute',
+       c - 0.03 * sin(i), c + 0.1 + 0.02 * abs(sin(i)), c - 0.1 - 0.03 * abs(cos(i)), c,
+       10 + 5 * abs(sin(i / 7.0)) + (i % 13)
+FROM generate_series(0, 399) AS i,
+     LATERAL (SELECT 100 + 5 * sin(i / 37.0) + 3 * sin(i / 11.0) + 0.01 * i AS c) p;
+INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format,
+                                   model_sha256, params, feature_names, ext_version)
+SELECT 'FPA', '1m', 'DirectionXGB', 'v1.0.0', 'champion', m, 'xgboost-json',
+       encode(sha256(m), 'hex'), '{"horizon": 1}', '{ret_1,rsi_14,ema_dist_5}', '0.1.0'
+FROM tiny;
+SET client_min_messages = warning;
+SELECT status FROM fsmml_train('ExecRules', 'FPA', '1m', '{}');
+SELECT status FROM fsmml_train('EnsembleWeighted', 'FPA', '1m', '{}');
+RESET client_min_messages;
+CREATE TABLE public.fp_sig_log (event text, n bigint, last_ts timestamptz);
+GRANT INSERT ON public.fp_sig_log TO PUBLIC;
+CREATE FUNCTION public.fp_sig_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_WHEN = 'AFTER' AND TG_OP = 'INSERT' THEN
+        INSERT INTO public.fp_sig_log SELECT 'after statement insert', count(*), max("timestamp") FROM fp_new;
+    ELSE
+        INSERT INTO public.fp_sig_log VALUES (lower(TG_WHEN || ' statement ' || TG_OP), NULL, NULL);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION public.fp_sig_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.fp_sig_log VALUES ('after row insert', NEW.side, NEW."timestamp");
+    RETURN NULL;
+END $$;
+CREATE TRIGGER fp_sig_bs BEFORE INSERT OR UPDATE ON trading.agentsignals
+    FOR EACH STATEMENT EXECUTE FUNCTION public.fp_sig_stmt();
+CREATE TRIGGER fp_sig_as AFTER INSERT ON trading.agentsignals REFERENCING NEW TABLE AS fp_new
+    FOR EACH STATEMENT EXECUTE FUNCTION public.fp_sig_stmt();
+CREATE TRIGGER fp_sig_ar AFTER INSERT ON trading.agentsignals
+    FOR EACH ROW WHEN (NEW.side <> 0) EXECUTE FUNCTION public.fp_sig_row();
+CREATE TRIGGER fp_sig_au AFTER UPDATE ON trading.agentsignals
+    FOR EACH STATEMENT EXECUTE FUNCTION public.fp_sig_stmt();
+
+-- The trigger log of a write, summed up.
+CREATE FUNCTION pg_temp.sig_log() RETURNS TABLE (event text, calls bigint, n numeric, last_ts timestamptz)
+LANGUAGE sql AS $$
+SELECT event, count(*), sum(n), max(last_ts) FROM public.fp_sig_log GROUP BY 1 ORDER BY 1
+$$;
+-- fsmml_score, then a plain INSERT of the rows it wrote: both logs and whether they match.
+CREATE FUNCTION pg_temp.sig_check(OUT event text, OUT calls bigint, OUT n numeric,
+                                  OUT last_ts timestamptz, OUT same_as_insert boolean)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM trading.agentsignals WHERE symbol = 'FPA';
+    DELETE FROM public.fp_sig_log;
+    PERFORM set_config('client_min_messages', 'warning', true);
+    PERFORM fsmml_score('FPA', '1m', '-infinity', 'infinity');
+    CREATE TEMP TABLE fp_sig_score AS SELECT * FROM pg_temp.sig_log();
+    CREATE TEMP TABLE fp_sig_rows AS SELECT * FROM trading.agentsignals WHERE symbol = 'FPA';
+    DELETE FROM trading.agentsignals WHERE symbol = 'FPA';
+    DELETE FROM public.fp_sig_log;
+    INSERT INTO trading.agentsignals SELECT * FROM fp_sig_rows ORDER BY "timestamp";
+    RETURN QUERY SELECT s.*, NOT EXISTS (SELECT * FROM fp_sig_score EXCEPT SELECT * FROM pg_temp.sig_log())
+                            AND NOT EXISTS (SELECT * FROM pg_temp.sig_log() EXCEPT SELECT * FROM fp_sig_score)
+                 FROM fp_sig_score s;
+    DROP TABLE fp_sig_score, fp_sig_rows;
+END $$;
+SELECT * FROM pg_temp.sig_check();
+
+-- A BEFORE ROW trigger: the upsert writes (UPDATE statement triggers fire too).
+CREATE FUNCTION public.fp_sig_before_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NEW; END $$;
+CREATE TRIGGER fp_sig_br BEFORE INSERT ON trading.agentsignals
+    FOR EACH ROW EXECUTE FUNCTION public.fp_sig_before_row();
+SELECT * FROM pg_temp.sig_check();
+DROP TRIGGER fp_sig_br ON trading.agentsignals;
+
+-- Re-run: nothing written, no trigger fired.
+DELETE FROM public.fp_sig_log;
+SELECT fsmml_score('FPA', '1m', '-infinity', 'infinity') > 0 AS scored;
+SELECT * FROM pg_temp.sig_log();
+DROP TRIGGER fp_sig_bs ON trading.agentsignals;
+DROP TRIGGER fp_sig_as ON trading.agentsignals;
+DROP TRIGGER fp_sig_ar ON trading.agentsignals;
+DROP TRIGGER fp_sig_au ON trading.agentsignals;
+DROP FUNCTION public.fp_sig_stmt(), public.fp_sig_row(), public.fp_sig_before_row();
+DROP TABLE public.fp_sig_log;
+
+-- A deferrable unique constraint (written directly, its recheck queued) that
+-- rows violate, checked at once: INSERT's error, word for word; nothing kept.
+ALTER TABLE trading.features ADD COLUMN desk_k int;     -- NULL on the rows already there
+ALTER TABLE trading.features ALTER COLUMN desk_k SET DEFAULT 1;
+ALTER TABLE trading.features ADD CONSTRAINT fp_defer UNIQUE (symbol, desk_k)
+    DEFERRABLE INITIALLY DEFERRED;
+BEGIN;
+SET CONSTRAINTS trading.fp_defer IMMEDIATE;
+SELECT pg_temp.err(pg_temp.feature_insert('trading.features', 'FPA')) AS insert_error \gset
+SELECT split_part(:'insert_error', ' | ', 1) AS insert_error;
+SELECT pg_temp.err($$SELECT fsmml_build_features('FPA', '1m')$$) = :'insert_error' AS same_error;
+COMMIT;
+SELECT count(*) AS fpa_rows FROM trading.features WHERE symbol = 'FPA';
+ALTER TABLE trading.features DROP CONSTRAINT fp_defer, DROP COLUMN desk_k;
+DELETE FROM trading.agentpreds WHERE symbol = 'FPA';
+DELETE FROM trading.agentsignals WHERE symbol = 'FPA';
+DELETE FROM fsmml.promotions WHERE symbol = 'FPA';
+DELETE FROM trading.agentversions WHERE symbol = 'FPA';
+DELETE FROM trading.historicaldata WHERE symbol = 'FPA';

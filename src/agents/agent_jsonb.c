@@ -179,16 +179,154 @@ fsmml_jb_strs(FsJb *b, const char *k, const char *const *s, int n)
 		string(&e[i], s[i]);
 }
 
+/* ---------------------------------------------------------------- layout */
+
 /*
- * The jsonb, in a chunk of its own size: JsonbValueToJsonb returns its
- * StringInfo's buffer (1 kB and more), which would make a batch of payloads
- * cost a kilobyte each.
+ * The tree laid out as jsonb into a buffer on the stack, the way
+ * JsonbValueToJsonb lays it out (jsonb_util.c's convertToJsonb): a
+ * container's header, its JEntries (an object's keys, then its values; every
+ * JB_OFFSET_STRIDE-th holds an end offset, the others a length), then the
+ * data, numerics and containers padded to int alignment counted from the
+ * varlena's start.  fsmml_score lays out a million of these, and the
+ * generic path's StringInfo (a 1 kB chunk, grown, copied) costs more than
+ * the layout.  Checked against JsonbValueToJsonb on each backend's first
+ * payload (every payload in assert-enabled builds); should they ever
+ * differ, the generic path is used from then on.
  */
+#define LAYOUT_MAX 2048
+
+typedef struct JbOut
+{
+	char	   *buf;
+	int			len;
+	bool		overflow;
+} JbOut;
+
+static void
+out_bytes(JbOut *o, const void *p, int n)
+{
+	if (o->len + n > LAYOUT_MAX)
+		o->overflow = true;
+	else
+	{
+		memcpy(o->buf + o->len, p, n);
+		o->len += n;
+	}
+}
+
+static int
+out_pad(JbOut *o)
+{
+	static const char zero[sizeof(int32)] = {0};
+	int			pad = INTALIGN(o->len) - o->len;
+
+	out_bytes(o, zero, pad);
+	return pad;
+}
+
+static JEntry out_container(JbOut *o, const JsonbValue *v);
+
+static JEntry
+out_value(JbOut *o, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return JENTRY_ISNULL;
+		case jbvString:
+			out_bytes(o, v->val.string.val, v->val.string.len);
+			return JENTRY_ISSTRING | v->val.string.len;
+		case jbvNumeric:
+			{
+				int			n = VARSIZE_ANY(v->val.numeric);
+				int			pad = out_pad(o);
+
+				out_bytes(o, v->val.numeric, n);
+				return JENTRY_ISNUMERIC | (pad + n);
+			}
+		case jbvBool:
+			return v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+		case jbvArray:
+		case jbvObject:
+			return out_container(o, v);
+		default:
+			elog(ERROR, "unexpected jsonb value type %d in a payload", (int) v->type);
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+static JEntry
+out_container(JbOut *o, const JsonbValue *v)
+{
+	int			base = o->len;
+	bool		obj = v->type == jbvObject;
+	int			n = obj ? v->val.object.nPairs : v->val.array.nElems;
+	int			nent = obj ? 2 * n : n;
+	uint32		head = (uint32) n | (obj ? JB_FOBJECT : JB_FARRAY);
+	uint32		total = 0;
+	int			at;
+
+	Assert(obj || !v->val.array.rawScalar);
+	out_pad(o);
+	out_bytes(o, &head, sizeof(head));
+	at = o->len;
+	o->len += sizeof(JEntry) * nent;	/* the JEntries, filled below */
+	if (o->len > LAYOUT_MAX)
+	{
+		o->overflow = true;
+		return 0;
+	}
+	for (int i = 0; i < nent && !o->overflow; i++)
+	{
+		const JsonbValue *x = !obj ? &v->val.array.elems[i] :
+			i < n ? &v->val.object.pairs[i].key : &v->val.object.pairs[i - n].value;
+		JEntry		meta = out_value(o, x);
+
+		total += JBE_OFFLENFLD(meta);
+		if (i % JB_OFFSET_STRIDE == 0)
+			meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+		memcpy(o->buf + at + i * sizeof(JEntry), &meta, sizeof(JEntry));
+	}
+	return JENTRY_ISCONTAINER | (o->len - base);
+}
+
+/* The root object laid out; NULL when it does not fit LAYOUT_MAX. */
+static Jsonb *
+layout(const JsonbValue *root)
+{
+	char		buf[LAYOUT_MAX];
+	JbOut		o = {buf, VARHDRSZ, false};
+	Jsonb	   *j;
+
+	(void) out_container(&o, root);
+	if (o.overflow)
+		return NULL;
+	j = palloc(o.len);
+	memcpy(j, buf, o.len);
+	SET_VARSIZE(j, o.len);
+	return j;
+}
+
+/* JsonbValueToJsonb's bytes, in a chunk of their own size (its StringInfo's is 1 kB and more). */
+static Jsonb *
+layout_generic(const JsonbValue *root)
+{
+	Jsonb	   *j = JsonbValueToJsonb((JsonbValue *) root);
+	Jsonb	   *out = palloc(VARSIZE(j));
+
+	memcpy(out, j, VARSIZE(j));
+	pfree(j);
+	return out;
+}
+
+/* 1: layout() gives JsonbValueToJsonb's bytes; -1: it did not; 0: not checked yet. */
+static int	layout_ok = 0;
+
+/* The jsonb of the tree, in a chunk of its own size. */
 Jsonb *
 fsmml_jb_end(FsJb *b)
 {
-	Jsonb	   *j;
-	Jsonb	   *out;
+	Jsonb	   *out = NULL;
 
 	if (b->depth != 1)
 		elog(ERROR, "payload has an unclosed object");
@@ -196,10 +334,33 @@ fsmml_jb_end(FsJb *b)
 	b->root.type = jbvObject;
 	b->root.val.object.nPairs = b->npairs;
 	b->root.val.object.pairs = b->pairs;
-	j = JsonbValueToJsonb(&b->root);
-	out = palloc(VARSIZE(j));
-	memcpy(out, j, VARSIZE(j));
-	pfree(j);
+	if (layout_ok >= 0)
+		out = layout(&b->root);
+	if (out != NULL)
+	{
+#ifdef USE_ASSERT_CHECKING
+		bool		check = true;
+#else
+		bool		check = layout_ok == 0;
+#endif
+
+		if (check)
+		{
+			Jsonb	   *g = layout_generic(&b->root);
+
+			layout_ok = VARSIZE(g) == VARSIZE(out) && memcmp(g, out, VARSIZE(g)) == 0 ? 1 : -1;
+			Assert(layout_ok == 1);
+			if (layout_ok < 0)
+			{
+				pfree(out);
+				out = g;
+			}
+			else
+				pfree(g);
+		}
+	}
+	else
+		out = layout_generic(&b->root);
 	/* the numerics were copied: their chunks serve the next payload */
 	for (int i = 0; i < b->npairs; i++)
 		if (b->pairs[i].value.type == jbvNumeric)

@@ -18,6 +18,14 @@
  * Rows inserted through a partitioned table (root) are routed by the
  * caller; defaults then come from root, as INSERT INTO root takes them,
  * and the row is converted to the partition's layout when it differs.
+ *
+ * Triggers on a plain table (not a partition) that INSERT fires once the
+ * row is in are fired as COPY fires them: BEFORE STATEMENT at the start,
+ * AFTER ROW (foreign keys included) and transition-table capture per row
+ * after its index entries, AFTER STATEMENT at the end, all in a query level
+ * of their own, so the queued AFTER events run when the batch is written.
+ * A BEFORE or INSTEAD OF ROW trigger may change or drop a row: only the
+ * executor honours it.
  */
 #include "postgres.h"
 
@@ -28,6 +36,7 @@
 #include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
@@ -47,7 +56,10 @@ struct FsmmlBulkInsert
 	Relation	root;			/* what they are inserted through (rel itself or its root) */
 	EState	   *estate;
 	ResultRelInfo *rri;			/* rel's */
-	TupleTableSlot *slots[BULK_BATCH];
+	TupleTableSlot *slots[BULK_BATCH];	/* made when first needed */
+	int			nslots;
+	MemoryContext cxt;			/* of begin: where slots are made */
+	TupleDesc	slotdesc;		/* rel's, copied: slots need not pin it */
 	int			nbuffered;
 	int			batch;			/* rows per multi-insert: 1 with volatile defaults */
 	BulkInsertState bistate;
@@ -56,6 +68,9 @@ struct FsmmlBulkInsert
 	bool		has_generated;
 	bool		partition_check;	/* rel is a partition written directly */
 	bool		plain;			/* a formed tuple goes in as it is */
+	bool		triggers;		/* INSERT triggers to fire (in a query level of our own) */
+	bool		after_row;		/* AFTER ROW events or transition rows to queue */
+	TransitionCaptureState *capture;
 	TupleConversionMap *map;	/* root -> rel layout, NULL when the same */
 	TupleTableSlot *rootslot;	/* a row in root's layout, when map */
 	int			nnotgiven;
@@ -68,11 +83,20 @@ struct FsmmlBulkInsert
 	uint64		rows;
 };
 
-/* Table-level properties that only the executor's INSERT honours. */
+/*
+ * Table-level properties that only the executor's INSERT honours.  Triggers
+ * are fired here only on a plain table written directly (with_triggers) and
+ * only when none can change or drop a row before it goes in.
+ */
 static bool
-plain_target(Relation rel, char relkind)
+plain_target(Relation rel, char relkind, bool with_triggers)
 {
-	return rel->rd_rel->relkind == relkind && rel->trigdesc == NULL &&
+	TriggerDesc *t = rel->trigdesc;
+
+	if (t != NULL && (!with_triggers || rel->rd_rel->relispartition ||
+					  t->trig_insert_before_row || t->trig_insert_instead_row))
+		return false;
+	return rel->rd_rel->relkind == relkind &&
 		!rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity;
 }
 
@@ -85,8 +109,8 @@ fsmml_bulk_insert_possible(Oid relid, Oid root, const Bitmapset *given)
 	TupleDesc	desc = RelationGetDescr(target);
 	bool		ok;
 
-	ok = plain_target(rel, RELKIND_RELATION) &&
-		(rootrel == NULL || plain_target(rootrel, RELKIND_PARTITIONED_TABLE));
+	ok = plain_target(rel, RELKIND_RELATION, rootrel == NULL) &&
+		(rootrel == NULL || plain_target(rootrel, RELKIND_PARTITIONED_TABLE, false));
 	for (int a = 0; ok && a < desc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a);
@@ -174,8 +198,8 @@ fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 	b->rel = table_open(relid, RowExclusiveLock);
 	if (b->root == NULL)
 		b->root = b->rel;
-	if (!plain_target(b->rel, RELKIND_RELATION) ||
-		(b->root != b->rel && !plain_target(b->root, RELKIND_PARTITIONED_TABLE)))
+	if (!plain_target(b->rel, RELKIND_RELATION, b->root == b->rel) ||
+		(b->root != b->rel && !plain_target(b->root, RELKIND_PARTITIONED_TABLE, false)))
 		elog(ERROR, "relation \"%s\" cannot take bulk inserts",
 			 RelationGetRelationName(b->rel));
 	rootdesc = RelationGetDescr(b->root);
@@ -202,9 +226,14 @@ fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 	ExecOpenIndices(b->rri, false);
 
 	b->batch = BULK_BATCH;
+	b->cxt = CurrentMemoryContext;
+	/*
+	 * A copy (not reference-counted) of rel's descriptor for the slots: a
+	 * thousand slots per batch pinning rel's would each be remembered and
+	 * forgotten by the resource owner.
+	 */
+	b->slotdesc = CreateTupleDescCopy(RelationGetDescr(b->rel));
 	prepare_defaults(b, given);
-	for (int i = 0; i < BULK_BATCH; i++)
-		b->slots[i] = table_slot_create(b->rel, NULL);
 	b->bistate = GetBulkInsertState();
 	b->cid = GetCurrentCommandId(true);
 	b->has_constraints = RelationGetDescr(b->rel)->constr != NULL;
@@ -213,6 +242,18 @@ fsmml_bulk_insert_begin(Oid relid, Oid root, const Bitmapset *given)
 	b->plain = b->ndefaults == 0 && !b->has_generated && b->map == NULL;
 	b->values = palloc(sizeof(Datum) * rootdesc->natts);
 	b->nulls = palloc(sizeof(bool) * rootdesc->natts);
+
+	/* plain_target allows triggers only on rel written as itself */
+	b->triggers = b->rri->ri_TrigDesc != NULL;
+	if (b->triggers)
+	{
+		TriggerDesc *t = b->rri->ri_TrigDesc;
+
+		AfterTriggerBeginQuery();
+		b->capture = MakeTransitionCaptureState(t, RelationGetRelid(b->rel), CMD_INSERT);
+		b->after_row = t->trig_insert_after_row || t->trig_insert_new_table;
+		ExecBSInsertTriggers(b->estate, b->rri);
+	}
 	return b;
 }
 
@@ -231,13 +272,34 @@ flush(FsmmlBulkInsert *b)
 	table_multi_insert(b->rel, b->slots, b->nbuffered, b->cid, 0, b->bistate);
 	for (int i = 0; i < b->nbuffered; i++)
 	{
+		List	   *recheck = NIL;
+
 		if (b->rri->ri_NumIndices > 0)
-			ExecInsertIndexTuples(b->rri, b->slots[i], b->estate, false, false, NULL, NIL);
+			recheck = ExecInsertIndexTuples(b->rri, b->slots[i], b->estate, false, false, NULL,
+											NIL);
+		if (b->after_row)
+			ExecARInsertTriggers(b->estate, b->rri, b->slots[i], recheck, b->capture);
+		list_free(recheck);
 		ExecClearTuple(b->slots[i]);
 	}
 	ResetPerTupleExprContext(b->estate);
 	b->nbuffered = 0;
 	CHECK_FOR_INTERRUPTS();
+}
+
+/* The slot of the next buffered row (a batch of a few rows makes a few slots). */
+static TupleTableSlot *
+next_slot(FsmmlBulkInsert *b)
+{
+	if (b->nbuffered == b->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+		b->slots[b->nslots++] = MakeSingleTupleTableSlot(b->slotdesc,
+														 table_slot_callbacks(b->rel));
+		MemoryContextSwitchTo(old);
+	}
+	return b->slots[b->nbuffered];
 }
 
 /* Generated columns and constraints of the row in slot, then buffers it. */
@@ -258,7 +320,7 @@ buffer_row(FsmmlBulkInsert *b, TupleTableSlot *slot)
 void
 fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 {
-	TupleTableSlot *slot = b->slots[b->nbuffered];
+	TupleTableSlot *slot = next_slot(b);
 	TupleTableSlot *src = b->map ? b->rootslot : slot;
 	int			natts = src->tts_tupleDescriptor->natts;
 
@@ -288,7 +350,7 @@ fsmml_bulk_insert_row(FsmmlBulkInsert *b, Datum *values, bool *nulls)
 void
 fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
 {
-	TupleTableSlot *slot = b->slots[b->nbuffered];
+	TupleTableSlot *slot;
 
 	if (!b->plain)
 	{
@@ -296,6 +358,7 @@ fsmml_bulk_insert_tuple(FsmmlBulkInsert *b, HeapTuple tuple)
 		fsmml_bulk_insert_row(b, b->values, b->nulls);
 		return;
 	}
+	slot = next_slot(b);
 	ExecClearTuple(slot);
 	ExecForceStoreHeapTuple(tuple, slot, false);
 	ExecMaterializeSlot(slot);
@@ -308,8 +371,17 @@ fsmml_bulk_insert_end(FsmmlBulkInsert *b)
 	flush(b);
 	FreeBulkInsertState(b->bistate);
 	table_finish_bulk_insert(b->rel, 0);
-	for (int i = 0; i < BULK_BATCH; i++)
+	if (b->triggers)
+	{
+		/* the rows are all in: AFTER STATEMENT, then every queued event runs */
+		ExecASInsertTriggers(b->estate, b->rri, b->capture);
+		AfterTriggerEndQuery(b->estate);
+		/* the slots AFTER ROW triggers were given (each pins the relation's descriptor) */
+		ExecResetTupleTable(b->estate->es_tupleTable, false);
+	}
+	for (int i = 0; i < b->nslots; i++)
 		ExecDropSingleTupleTableSlot(b->slots[i]);
+	FreeTupleDesc(b->slotdesc);
 	if (b->rootslot)
 		ExecDropSingleTupleTableSlot(b->rootslot);
 	if (b->root != b->rel)

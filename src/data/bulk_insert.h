@@ -14,9 +14,11 @@ typedef struct FsmmlBulkInsert FsmmlBulkInsert;
 /*
  * True when rows can go straight into relid's heap and indexes and come out
  * exactly as INSERT INTO root (given columns) would make them; false when
- * only the executor's INSERT can honour the table's shape (triggers, rules,
- * row-level security, a foreign or partitioned table, a column left out
- * whose type is a domain without a default).  root is the partitioned
+ * only the executor's INSERT can honour the table's shape (rules, row-level
+ * security, a foreign or partitioned table, a column left out whose type is
+ * a domain without a default, triggers on a partition or on rows routed
+ * through root, a BEFORE or INSTEAD OF ROW INSERT trigger).  Other INSERT
+ * triggers of a plain table are fired as INSERT (and COPY) fires them.  root is the partitioned
  * table the rows are inserted through (relid being one of its partitions,
  * routed by the caller), or InvalidOid.  given: the attribute numbers, in
  * root's numbering, of the columns the caller supplies; the others get

@@ -417,3 +417,26 @@ fsmml_dataset_build(const char *symbol, const char *timeframe, const FsmmlBars *
 	MemoryContextSwitchTo(oldcxt);
 	return ds;
 }
+
+/*
+ * col[j]: the column of src holding features[j]; false when src lacks one.
+ * Rows of fsmml_dataset_build without labels or dropping are the same
+ * whatever other columns are built, so these columns of src's rows are
+ * what building features would give (fsmml_score builds the union of every
+ * champion's columns once).
+ */
+bool
+fsmml_dataset_columns(const FsmmlDataset *src, List *features, int *col)
+{
+	Assert(src->y == NULL && src->dropped_null == 0 && src->dropped_unlabeled == 0);
+	for (int j = 0; j < list_length(features); j++)
+	{
+		col[j] = -1;
+		for (int k = 0; k < src->nfeat && col[j] < 0; k++)
+			if (strcmp(src->names[k], list_nth(features, j)) == 0)
+				col[j] = k;
+		if (col[j] < 0)
+			return false;
+	}
+	return true;
+}

@@ -53,4 +53,11 @@ extern FsmmlDataset *fsmml_dataset_build(const char *symbol, const char *timefra
 										 List *features, int horizon, bool drop_null,
 										 MemoryContext mcxt);
 
+/*
+ * col[j]: the column of src (built without labels or dropping) holding
+ * features[j], whose values there are what building features would give;
+ * false when src lacks one.
+ */
+extern bool fsmml_dataset_columns(const FsmmlDataset *src, List *features, int *col);
+
 #endif							/* FSMML_DATASET_H */

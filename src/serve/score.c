@@ -43,7 +43,8 @@
  * confirmed): the same count on a re-run.
  *
  * Speed (fsmml_score): the features of the whole range are built once per
- * champion; the next batch's prediction runs on a worker thread while the
+ * champion, or, with agents, once for all of them (each direction champion
+ * gathers its columns a batch at a time); the next batch's prediction runs on a worker thread while the
  * backend merges and writes the current one; payloads are laid out as jsonb
  * bytes directly; new rows skip the executor when they can.  What is left is
  * the heap, the unique index and WAL — and, while agentpreds has its foreign
@@ -354,6 +355,25 @@ first_bar_at_or_after(const FsmmlBars *bars, TimestampTz ts)
 }
 
 
+/* a with the names of b it lacks appended, in b's order. */
+static List *
+union_names(List *a, List *b)
+{
+	ListCell   *lb;
+
+	foreach(lb, b)
+	{
+		ListCell   *la;
+		bool		found = false;
+
+		foreach(la, a)
+			found |= strcmp(lfirst(la), lfirst(lb)) == 0;
+		if (!found)
+			a = lappend(a, lfirst(lb));
+	}
+	return a;
+}
+
 static double
 ms_since(instr_time start)
 {
@@ -441,7 +461,40 @@ fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *value
 }
 
 /*
- * Scores rows [0, ds->nrows) of one champion, SCORE_BATCH rows at a time:
+ * The rows a champion scores: its own matrix, or its columns of the rows
+ * built for every champion, gathered a batch at a time into one of two
+ * buffers (the worker predicts from one while the next is filled).
+ */
+typedef struct ChampRows
+{
+	const FsmmlDataset *ds;
+	int64		off;			/* first row of ds scored */
+	int64		n;
+	int			nfeat;
+	const int  *col;			/* the champion's columns of ds; NULL: ds->X as it is */
+	float	   *buf[2];
+} ChampRows;
+
+static const float *
+champ_rows(ChampRows *r, int64 row, int64 n, int which)
+{
+	float	   *d = r->buf[which];
+
+	if (r->col == NULL)
+		return r->ds->X + (r->off + row) * r->nfeat;
+	for (int64 k = 0; k < n; k++)
+	{
+		const float *s = r->ds->X + (r->off + row + k) * r->ds->nfeat;
+
+		for (int j = 0; j < r->nfeat; j++)
+			d[j] = s[r->col[j]];
+		d += r->nfeat;
+	}
+	return r->buf[which];
+}
+
+/*
+ * Scores rows [0, r->n) of one champion, SCORE_BATCH rows at a time:
  * the prediction of the next batch runs on the worker while this one is
  * merged with the rows already stored for its bars (one index range scan)
  * and written (one INSERT of the missing rows, one UPDATE of the changed).
@@ -449,7 +502,7 @@ fsmml_merge_write_batch(const PredPlans *plans, PredTarget *target, Datum *value
  */
 static void
 score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, FsXgbBooster *b,
-			   const FsmmlDataset *ds, const char *symbol, const char *timeframe,
+			   ChampRows *r, const char *symbol, const char *timeframe,
 			   MemoryContext mcxt, MemoryContext batchcxt, ScoreStats *st, float *capture)
 {
 	Datum		values[6];
@@ -463,7 +516,7 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 	PredictWorker *w = MemoryContextAllocZero(mcxt, sizeof(PredictWorker));
 	instr_time	t0;
 
-	if (ds->nrows == 0)
+	if (r->n == 0)
 		return;
 	w->cb.func = predict_worker_reset_cb;
 	w->cb.arg = w;
@@ -475,23 +528,27 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 	values[3] = Int32GetDatum(c->horizon);
 
 	INSTR_TIME_SET_CURRENT(t0);
-	fsxgb_predict_dense(b, ds->X, Min(SCORE_BATCH, ds->nrows), ds->nfeat, prob,
-						Min(SCORE_BATCH, ds->nrows));
+	fsxgb_predict_dense(b, champ_rows(r, 0, Min(SCORE_BATCH, r->n), 0), Min(SCORE_BATCH, r->n),
+						r->nfeat, prob, Min(SCORE_BATCH, r->n));
 	st->predict_ms += ms_since(t0);
 
-	for (int64 off = 0; off < ds->nrows; off += SCORE_BATCH)
+	for (int64 off = 0; off < r->n; off += SCORE_BATCH)
 	{
-		int			m = (int) Min(SCORE_BATCH, ds->nrows - off);
+		int			m = (int) Min(SCORE_BATCH, r->n - off);
 		int64		noff = off + SCORE_BATCH;
-		int			nm = (int) Min(SCORE_BATCH, Max(ds->nrows - noff, 0));
-		const int64 *ts = ds->ts + off;
+		int			nm = (int) Min(SCORE_BATCH, Max(r->n - noff, 0));
+		const int64 *ts = r->ds->ts + r->off + off;
+		const float *nx = NULL;
 		MemoryContext old;
 		bool		async = false;
 		float	   *swap;
 
 		CHECK_FOR_INTERRUPTS();
 		if (nm > 0)
-			async = predict_worker_start(w, b, ds->X + noff * ds->nfeat, nm, ds->nfeat, next);
+		{
+			nx = champ_rows(r, noff, nm, (int) ((noff / SCORE_BATCH) % 2));
+			async = predict_worker_start(w, b, nx, nm, r->nfeat, next);
+		}
 
 		INSTR_TIME_SET_CURRENT(t0);
 		old = MemoryContextSwitchTo(batchcxt);
@@ -513,7 +570,7 @@ score_champion(const PredPlans *plans, PredTarget *target, const Champion *c, Fs
 			if (async)
 				predict_worker_finish(w);
 			else
-				fsxgb_predict_dense(b, ds->X + noff * ds->nfeat, nm, ds->nfeat, next, nm);
+				fsxgb_predict_dense(b, nx, nm, r->nfeat, next, nm);
 			st->predict_ms += ms_since(t0);
 			swap = prob;
 			prob = next;
@@ -543,10 +600,12 @@ fsmml_score(PG_FUNCTION_ARGS)
 	instr_time	t0;
 	double		read_ms;
 	double		features_ms;
+	double		shared_ms = 0;
 	int64		nagents;
 	double		cpu_start;
 	float	   *capture = NULL;
 	int64		capture_id = 0;
+	FsmmlDataset *shared = NULL;
 
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -604,6 +663,32 @@ fsmml_score(PG_FUNCTION_ARGS)
 		fsmml_pred_target_open(&target);
 		champcxt = AllocSetContextCreate(opcxt, "fsmml score champion", ALLOCSET_DEFAULT_SIZES);
 		batchcxt = AllocSetContextCreate(opcxt, "fsmml score batch", ALLOCSET_DEFAULT_SIZES);
+
+		/*
+		 * With agents, the kernel runs once: every champion's columns from
+		 * the bar before the range (the agents' first row); each direction
+		 * champion takes its columns from these rows.
+		 */
+		if (nagents > 0)
+		{
+			List	   *want = NIL;
+
+			INSTR_TIME_SET_CURRENT(t0);
+			foreach(lc, champs)
+			{
+				Champion   *c = lfirst(lc);
+
+				want = union_names(want,
+											  fsmml_champion_features(c, timeframe,
+																	  fsmml_instance_name(c->agent, symbol, timeframe)));
+			}
+			want = union_names(want,
+										  fsmml_resolve_features(timeframe,
+																 fsmml_agent_features(symbol, timeframe)));
+			shared = fsmml_dataset_build(symbol, timeframe, bars, Max(row_from - 1, 0), bars->n,
+										 want, 0, false, opcxt);
+			shared_ms = ms_since(t0);
+		}
 		foreach(lc, champs)
 		{
 			Champion   *c = lfirst(lc);
@@ -612,6 +697,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 			List	   *features;
 			FsXgbBooster *b;
 			FsmmlDataset *ds;
+			ChampRows	rows;
 			ScoreStats	st;
 
 			memset(&st, 0, sizeof(st));
@@ -619,16 +705,38 @@ fsmml_score(PG_FUNCTION_ARGS)
 			features = fsmml_champion_features(c, timeframe, instance);
 			b = fsmml_load_booster(champcxt, c, c->model, instance);
 			INSTR_TIME_SET_CURRENT(t0);
-			ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
-									 features, 0, false, champcxt);
-			features_ms = ms_since(t0);
+			memset(&rows, 0, sizeof(rows));
+			rows.nfeat = list_length(features);
+			rows.col = NULL;
+			if (shared)
+			{
+				int		   *col = palloc(sizeof(int) * Max(rows.nfeat, 1));
+
+				if (fsmml_dataset_columns(shared, features, col))
+				{
+					rows.ds = shared;
+					rows.off = row_from - Max(row_from - 1, 0);
+					rows.n = shared->nrows - rows.off;
+					rows.col = col;
+					rows.buf[0] = palloc(sizeof(float) * SCORE_BATCH * Max(rows.nfeat, 1));
+					rows.buf[1] = palloc(sizeof(float) * SCORE_BATCH * Max(rows.nfeat, 1));
+				}
+			}
+			if (rows.col == NULL)
+			{
+				ds = fsmml_dataset_build(symbol, timeframe, bars, row_from, bars->n,
+										 features, 0, false, champcxt);
+				rows.ds = ds;
+				rows.n = ds->nrows;
+			}
+			features_ms = shared_ms + ms_since(t0);
 			/* DirectionXGB's probabilities feed ExecRules and the ensemble */
 			if (capture == NULL && strcmp(c->agent, "DirectionXGB") == 0)
 			{
-				capture = MemoryContextAllocHuge(opcxt, sizeof(float) * Max(ds->nrows, 1));
+				capture = MemoryContextAllocHuge(opcxt, sizeof(float) * Max(rows.n, 1));
 				capture_id = c->id;
 			}
-			score_champion(&plans, &target, c, b, ds, symbol, timeframe, champcxt, batchcxt, &st,
+			score_champion(&plans, &target, c, b, &rows, symbol, timeframe, champcxt, batchcxt, &st,
 						   capture_id == c->id ? capture : NULL);
 			written += st.inserted + st.updated + st.unchanged;
 			ereport(DEBUG1,
@@ -645,7 +753,7 @@ fsmml_score(PG_FUNCTION_ARGS)
 		}
 		if (nagents > 0)
 			written += fsmml_score_agents(symbol, timeframe, bars, row_from, capture, capture_id,
-										  &plans, &target, opcxt);
+										  shared, &plans, &target, opcxt);
 		fsmml_pred_target_close(&target);
 	}
 

@@ -4,8 +4,9 @@
  * the state machine's state_history and transitions.
  *
  * The features of the range are built once (the union of every champion's
- * columns plus atr_14) from one bar before the range (the state before the
- * first bar, for its transition).  Each agent fills its fields of one
+ * columns plus atr_14, the direction champions' included: fsmml_score
+ * builds them and hands them over) from one bar before the range (the
+ * state before the first bar, for its transition).  Each agent fills its fields of one
  * FsAgentRow per bar; their payloads go to trading.agentpreds through the
  * same merge-and-write as the direction champions (score.c), so a re-run
  * writes nothing.  Signals, states and transitions are merged the same way
@@ -331,6 +332,72 @@ write_preds(const PredPlans *plans, PredTarget *target, AgentChampion *c, const 
 	}
 }
 
+/*
+ * The columns fsmml_score_agents reads, unresolved: every agent champion's
+ * in agent table order, then atr_14 (the rows read_agent_champions loads
+ * and locks; fsmml_score builds them once with the direction champions',
+ * and the agents check that the set they get has every column they need).
+ */
+List *
+fsmml_agent_features(const char *symbol, const char *timeframe)
+{
+	List	  **per = palloc0(sizeof(List *) * fsmml_nagents);
+	List	   *features = NIL;
+
+	fsmml_spi_series("SELECT v.agent, v.feature_names "
+					 "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
+					 "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
+					 "AND a.kind <> 'direction' ORDER BY v.id",
+					 symbol, timeframe, NULL, false, 0, SPI_OK_SELECT, "reading the champions");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *agent = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Datum		arr = SPI_getbinval(tup, desc, 2, &isnull);
+		Datum	   *elems;
+		int			nel;
+
+		for (int a = 0; a < fsmml_nagents; a++)
+			if (strcmp(fsmml_agents[a]->name, agent) == 0 && !isnull)
+			{
+				deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, NULL, &nel);
+				per[a] = NIL;
+				for (int k = 0; k < nel; k++)
+					per[a] = lappend(per[a], TextDatumGetCString(elems[k]));
+			}
+	}
+	for (int a = 0; a < fsmml_nagents; a++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, per[a])
+			append_feature(&features, lfirst(lc));
+	}
+	append_feature(&features, "atr_14");
+	return features;
+}
+
+/* True when every column of features is one of ds's. */
+static bool
+has_columns(const FsmmlDataset *ds, List *features)
+{
+	ListCell   *lc;
+
+	foreach(lc, features)
+	{
+		bool		found = false;
+
+		for (int j = 0; j < ds->nfeat && !found; j++)
+			found = strcmp(ds->names[j], lfirst(lc)) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 int64
 fsmml_count_agent_champions(const char *symbol, const char *timeframe)
 {
@@ -346,7 +413,8 @@ fsmml_count_agent_champions(const char *symbol, const char *timeframe)
 int64
 fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *bars,
 				   int64 row_from, const float *prob_up, int64 direction_id,
-				   const PredPlans *plans, PredTarget *target, MemoryContext opcxt)
+				   const FsmmlDataset *shared, const PredPlans *plans, PredTarget *target,
+				   MemoryContext opcxt)
 {
 	MemoryContext cxt = AllocSetContextCreate(opcxt, "fsmml score agents", ALLOCSET_DEFAULT_SIZES);
 	/* a batch's payloads fit its first block, which a reset keeps: no malloc churn per batch */
@@ -358,7 +426,7 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 	int64		from = Max(row_from - 1, 0);	/* one bar before: the state to leave */
 	int64		first = row_from - from;
 	List	   *features = NIL;
-	FsmmlDataset *ds;
+	const FsmmlDataset *ds;
 	FsAgentBatch b;
 	int			atr_col = -1;
 	int64		written = 0;
@@ -388,7 +456,11 @@ fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *b
 				append_feature(&features, lfirst(lc));
 	append_feature(&features, "atr_14");
 	features = fsmml_resolve_features(timeframe, features);
-	ds = fsmml_dataset_build(symbol, timeframe, bars, from, bars->n, features, 0, false, cxt);
+	/* built by fsmml_score from the same bar, unless the champions changed meanwhile */
+	if (shared && has_columns(shared, features))
+		ds = shared;
+	else
+		ds = fsmml_dataset_build(symbol, timeframe, bars, from, bars->n, features, 0, false, cxt);
 	INSTR_TIME_SET_CURRENT(tb);
 	INSTR_TIME_SUBTRACT(tb, t0);
 	appendStringInfo(&per_agent, " (features %.0f ms", INSTR_TIME_GET_MILLISEC(tb));

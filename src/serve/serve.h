@@ -146,10 +146,20 @@ extern void fsmml_series_writer_stats(const SeriesWriter *w, int64 *inserted, in
 
 /* ---- score_agents.c: the non-direction champions, signals, states, transitions */
 
-/* prob_up: the DirectionXGB champion's probabilities of bars [row_from, n), or NULL. */
+struct FsmmlDataset;			/* dataset.h */
+
+/*
+ * prob_up: the DirectionXGB champion's probabilities of bars [row_from, n),
+ * or NULL.  shared: features of bars [max(row_from - 1, 0), n) (built
+ * without labels or dropping), used when it has every column the agents
+ * read; else (or NULL) they are built here.
+ */
 extern int64 fsmml_score_agents(const char *symbol, const char *timeframe, const FsmmlBars *bars,
 								int64 row_from, const float *prob_up, int64 direction_id,
-								const PredPlans *plans, PredTarget *target, MemoryContext opcxt);
+								const struct FsmmlDataset *shared, const PredPlans *plans,
+								PredTarget *target, MemoryContext opcxt);
+/* The columns the agent champions read, then atr_14, unresolved (fsmml_resolve_features). */
+extern List *fsmml_agent_features(const char *symbol, const char *timeframe);
 /* Champions of the series other than direction ones (a count). */
 extern int64 fsmml_count_agent_champions(const char *symbol, const char *timeframe);
 

@@ -209,8 +209,8 @@ check "every agentpreds and agentsignals payload equals its text read back as js
           UNION ALL SELECT payload FROM trading.agentsignals WHERE symbol = '$S') x")" = "0/$(q "
     SELECT (SELECT count(*) FROM trading.agentpreds WHERE symbol = '$S') + (SELECT count(*) FROM trading.agentsignals WHERE symbol = '$S')")" ]
 
-# Changed rows are rewritten (and only they); rows missing are written again, through the
-# executor's INSERT when a trigger on the table rules the direct path out.
+# Changed rows are rewritten (and only they); rows missing are written again, with the table's
+# AFTER ROW INSERT trigger fired for each as INSERT fires it.
 snap() { q "SELECT md5(string_agg(s::text, ',' ORDER BY \"timestamp\")) FROM (SELECT \"timestamp\", side, strength, size, sl, tp, payload, ensemble_version_id, agent_version_ids FROM trading.agentsignals WHERE symbol = '$S') s" ; }
 ssnap() { q "SELECT md5(string_agg(s::text, ',' ORDER BY \"timestamp\")) FROM (SELECT \"timestamp\", state, confidence, effort, result, compression, slope, speed, feat_score, agent_version_id FROM trading.state_history WHERE symbol = '$S') s" ; }
 tsnap() { q "SELECT md5(string_agg(s::text, ',' ORDER BY \"timestamp\")) FROM (SELECT \"timestamp\", from_state, to_state, confidence, reason, agent_version_id FROM trading.transitions WHERE symbol = '$S') s" ; }
@@ -232,7 +232,7 @@ SQL
 )
 check "a re-run rewrites exactly the 4 + 7 signals, 5 states and 3 transitions changed or removed ($written)" [ "$written" = 11/5/3 ]
 check "... and they are as computed before" [ "$(snap) $(ssnap) $(tsnap)" = "$sig0 $st0 $tr0" ]
-check "... the 4 missing signals through INSERT (its trigger fired; the 7 changed are updates)" [ "$(q "SELECT count(*) FROM sig_seen")" = 4 ]
+check "... the 4 missing signals inserted, its AFTER INSERT trigger fired for each (the 7 changed are updates)" [ "$(q "SELECT count(*) FROM sig_seen")" = 4 ]
 q "DROP TRIGGER sig_seen ON trading.agentsignals; DROP FUNCTION sig_seen(); DROP TABLE sig_seen" >/dev/null
 
 # Promotion per kind.
