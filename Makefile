@@ -54,6 +54,14 @@ include $(PGXS)
 
 all: META.json
 
+# Every object depends on every header of src/: PGXS tracks no header dependencies, and an object
+# left from before a struct changed (FsXgbBooster, DeliveryShared, ...) corrupts memory at run time.
+FSMML_HEADERS = $(wildcard src/*.h src/*/*.h)
+$(OBJS): $(FSMML_HEADERS)
+ifeq ($(with_llvm), yes)
+$(OBJS:.o=.bc): $(FSMML_HEADERS)
+endif
+
 META.json: META.json.in $(EXTENSION).control
 	sed 's/@EXTVERSION@/$(EXTVERSION)/g' $< > $@
 
