@@ -37,25 +37,29 @@ kernel_only(FsAgentModel *m)
 	return true;
 }
 
-/* The latest bar of the series, read as the caller; false when there is none. */
+/*
+ * max("timestamp") of one series in a table (sql, planned once into *plan);
+ * false when it has none.  as_caller: read with the caller's rights (the bars).
+ */
 static bool
-latest_bar(const char *symbol, const char *timeframe, TimestampTz *ts)
+series_max_ts(SPIPlanPtr *plan, const char *sql, const char *symbol, const char *timeframe,
+			  bool as_caller, TimestampTz *ts)
 {
-	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	FsmmlUserScope us;
 	bool		isnull;
 	Datum		d;
 
-	fsmml_spi_keep_plan(&plan, "SELECT max(\"timestamp\") FROM trading.historicaldata "
-						"WHERE symbol = $1 AND timeframe = $2", 2, types);
+	fsmml_spi_keep_plan(plan, sql, 2, types);
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
-	fsmml_caller_enter(&us);
-	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading the latest bar failed");
-	fsmml_caller_leave(&us);
+	if (as_caller)
+		fsmml_caller_enter(&us);
+	if (SPI_execute_plan(*plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the series' latest timestamp failed");
+	if (as_caller)
+		fsmml_caller_leave(&us);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return false;
@@ -63,27 +67,24 @@ latest_bar(const char *symbol, const char *timeframe, TimestampTz *ts)
 	return true;
 }
 
-/* The newest featured bar of the series; false when there is none. */
+/* The latest bar of the series, read as the caller. */
+static bool
+latest_bar(const char *symbol, const char *timeframe, TimestampTz *ts)
+{
+	static SPIPlanPtr plan = NULL;
+
+	return series_max_ts(&plan, "SELECT max(\"timestamp\") FROM trading.historicaldata "
+						 "WHERE symbol = $1 AND timeframe = $2", symbol, timeframe, true, ts);
+}
+
+/* The newest featured bar of the series. */
 static bool
 features_last_ts(const char *symbol, const char *timeframe, TimestampTz *ts)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
 
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	fsmml_spi_keep_plan(&plan, "SELECT max(\"timestamp\") FROM trading.features "
-						"WHERE symbol = $1 AND timeframe = $2", 2, types);
-	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading trading.features failed");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return false;
-	*ts = DatumGetTimestampTz(d);
-	return true;
+	return series_max_ts(&plan, "SELECT max(\"timestamp\") FROM trading.features "
+						 "WHERE symbol = $1 AND timeframe = $2", symbol, timeframe, false, ts);
 }
 
 bool
