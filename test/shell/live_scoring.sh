@@ -217,4 +217,18 @@ check "an ingest role's bar is scored" [ "$(nsig "$(ts_of 5058)")" = 1 ]
 ingest_writes() { PGUSER=live_ingest psql -X -q -c "DELETE FROM trading.agentsignals" 2>/dev/null; }
 check "... and it cannot write signals itself" [ "$(ingest_writes && echo wrote)" = "" ]
 check "no backend crashed" [ "$(q "SELECT 1")" = 1 ]
+# A backend predicting single rows again and again compiles its gbtree champions into forests
+# (src/xgb/xgb_forest.c), trusted only when they matched XGBoost on probe rows: the second call
+# compiles, and the answers stay what XGBoost gave on the first.
+out=$(psql -X -At -q -v ON_ERROR_STOP=1 2>&1 <<SQL
+SELECT fsmml_predict('DirectionXGB', '$S', '1m')->>'prob_up';
+SET client_min_messages = debug1;
+SELECT fsmml_predict('DirectionXGB', '$S', '1m')->>'prob_up';
+SELECT fsmml_predict('DirectionXGB', '$S', '1m')->>'prob_up';
+SQL
+)
+check "the second single-row prediction compiles the champion into a forest" \
+    grep -q "booster compiled into a forest" <<<"$out"
+check "first (XGBoost), second and third (forest) predictions are equal" \
+    [ "$(grep -vE '^(DEBUG|LOG|NOTICE)' <<<"$out" | grep -E '^[0-9.e-]+$' | sort -u | wc -l)" = 1 ]
 finish
