@@ -52,10 +52,11 @@ extern LiveSeries *fsmml_live_series_lock(const char *symbol, const char *timefr
 extern const double *fsmml_live_series_prev(LiveSeries *s);
 /*
  * Steps bars (after last_ts) into out (n x FS_NFEATURES), upserts
- * trading.features, saves the state every fsmml.live_state_interval bars.
+ * trading.features (unless the caller writes the rows: !write), saves the
+ * state every fsmml.live_state_interval bars.
  */
 extern void fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
-									  const FsBar *bars, int n, double *out);
+									  const FsBar *bars, int n, double *out, bool write);
 /* Kernel features of one bar from trading.features (false when no row). */
 extern bool fsmml_live_read_features(const char *symbol, const char *timeframe, int64 ts,
 									 double *out);
@@ -94,6 +95,21 @@ extern Datum fsmml_versions_changed(PG_FUNCTION_ARGS);
 /* ---- live_score.c */
 
 /*
+ * How fsmml_live_score_rows writes: not at all (fsmml_predict), as upserts
+ * that change nothing already there, or, for one bar new to every table
+ * (its features row not yet written), as plain INSERTs of its features and
+ * scores: no speculative insertion, no conflict arbitration.  A row that
+ * exists after all raises unique_violation; the caller re-scores the bar
+ * with LIVE_WRITE_UPSERT.
+ */
+typedef enum LiveWriteMode
+{
+	LIVE_WRITE_NONE,
+	LIVE_WRITE_UPSERT,
+	LIVE_WRITE_NEW
+} LiveWriteMode;
+
+/*
  * Scores bars[1..n] of a series whose features are feats (row-major,
  * FS_NFEATURES); row 0 is the bar before (its state gives the first
  * transition; it is not written).  Writes agentpreds, agentsignals,
@@ -102,7 +118,7 @@ extern Datum fsmml_versions_changed(PG_FUNCTION_ARGS);
  */
 extern int	fsmml_live_score_rows(const char *symbol, const char *timeframe,
 								  LiveChampions *champs, const FsBar *bars,
-								  const double *feats, int n, bool write, bool notify,
+								  const double *feats, int n, LiveWriteMode write, bool notify,
 								  FsAgentRow **rows_out);
 /* The signal payload of a scored row, as the ensemble champion k writes it. */
 extern Jsonb *fsmml_live_signal_payload(LiveChampions *ch, int k, const FsAgentRow *r);

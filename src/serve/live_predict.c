@@ -193,7 +193,7 @@ fsmml_live_predict_latest(const char *agent, const char *kind, const char *symbo
 		bars[1].close = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 													 1, &isnull));
 	}
-	fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, 1, false, false, &rows);
+	fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, 1, LIVE_WRITE_NONE, false, &rows);
 	if (strcmp(kind, "ensemble") == 0)
 		payload = fsmml_live_signal_payload(ch, k, &rows[1]);
 	else

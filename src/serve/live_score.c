@@ -279,29 +279,60 @@ first_direction(LiveChampions *ch)
 }
 
 /*
- * A bar's writes as one statement: each part (predictions, states,
- * transitions, signals) is one of the statements above; the parts present
- * become data-modifying CTEs of the last one, so the executor starts once
- * per bar instead of once per table.  Plans are kept per set of parts.
+ * A bar's writes as one statement: each part (its features row when new,
+ * predictions, states, transitions, signals) is one of the statements
+ * above; the parts present become data-modifying CTEs of the last one, so
+ * the executor starts once per bar instead of once per table.  A bar new
+ * to every table takes the statements without their ON CONFLICT clause
+ * (LIVE_WRITE_NEW).  Plans are kept per set of parts and mode.
  */
 enum
 {
-	PART_PREDS, PART_STATES, PART_TRANSITIONS, PART_SIGNALS, NPARTS
+	PART_FEATURES, PART_PREDS, PART_STATES, PART_TRANSITIONS, PART_SIGNALS, NPARTS
 };
 
-static const int part_nargs[NPARTS] = {4, 10, 6, 9};	/* after $1 symbol, $2 timeframe */
+/* after $1 symbol, $2 timeframe */
+static const int part_nargs[NPARTS] = {1 + FS_NFEATURES, 4, 10, 6, 9};
 
 typedef struct LiveWrite
 {
 	bool		has[NPARTS];
-	Datum		args[NPARTS][12];	/* $1, $2 and the part's own */
+	bool		fresh;			/* plain INSERTs: the bar is new to every table */
+	Datum		args[NPARTS][3 + FS_NFEATURES];	/* $1, $2 and the part's own */
+	char		nulls[NPARTS][3 + FS_NFEATURES];
 } LiveWrite;
+
+/* INSERT of one bar's features row: $3 timestamp, $4.. the kernel features */
+static const char *
+features_sql(void)
+{
+	static char *sql = NULL;
+
+	if (sql == NULL)
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		appendStringInfoString(&s, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\"");
+		for (int j = 0; j < FS_NFEATURES; j++)
+			appendStringInfo(&s, ", %s", quote_identifier(fs_feature_catalog[j].name));
+		appendStringInfoString(&s, ") VALUES ($1, $2, $3");
+		for (int j = 0; j < FS_NFEATURES; j++)
+			appendStringInfo(&s, ", $%d", j + 4);
+		appendStringInfoChar(&s, ')');
+		sql = MemoryContextStrdup(TopMemoryContext, s.data);
+		pfree(s.data);
+	}
+	return sql;
+}
 
 static const char *
 part_sql(int part)
 {
 	switch (part)
 	{
+		case PART_FEATURES:
+			return features_sql();
 		case PART_PREDS:
 			return preds_sql;
 		case PART_STATES:
@@ -313,11 +344,13 @@ part_sql(int part)
 	}
 }
 
-/* sql with its $3.. renumbered from $(first): $1 and $2 stay */
+/* sql with its $3.. renumbered from $(first): $1 and $2 stay; up to ON CONFLICT when plain */
 static void
-append_renumbered(StringInfo out, const char *sql, int first)
+append_renumbered(StringInfo out, const char *sql, int first, bool plain)
 {
-	for (const char *c = sql; *c; c++)
+	const char *end = plain ? strstr(sql, " ON CONFLICT ") : NULL;
+
+	for (const char *c = sql; *c && c != end; c++)
 	{
 		if (*c == '$' && isdigit((unsigned char) c[1]))
 		{
@@ -334,8 +367,9 @@ append_renumbered(StringInfo out, const char *sql, int first)
 static void
 flush_writes(LiveWrite *w)
 {
-	static SPIPlanPtr plans[1 << NPARTS];
-	static const Oid part_types[NPARTS][10] = {
+	static SPIPlanPtr plans[2][1 << NPARTS];
+	static Oid	part_types[NPARTS][1 + FS_NFEATURES] = {
+		{TIMESTAMPTZOID},		/* and FS_NFEATURES float8, filled below */
 		{INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, JSONBARRAYOID},
 		{INT8OID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
 		FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
@@ -346,8 +380,10 @@ flush_writes(LiveWrite *w)
 	int			mask = 0;
 	int			last = -1;
 	int			nargs = 2;
-	Oid			types[2 + 4 + 10 + 6 + 9];
-	Datum		values[2 + 4 + 10 + 6 + 9];
+	Oid			types[2 + 1 + FS_NFEATURES + 4 + 10 + 6 + 9];
+	Datum		values[lengthof(types)];
+	char		nulls[lengthof(types)];
+	SPIPlanPtr *plan;
 
 	for (int p = 0; p < NPARTS; p++)
 		if (w->has[p])
@@ -357,17 +393,24 @@ flush_writes(LiveWrite *w)
 		}
 	if (last < 0)
 		return;
+	Assert(!w->has[PART_FEATURES] || w->fresh);
+	if (part_types[PART_FEATURES][1] != FLOAT8OID)
+		for (int j = 0; j < FS_NFEATURES; j++)
+			part_types[PART_FEATURES][1 + j] = FLOAT8OID;
 	types[0] = types[1] = TEXTOID;
 	values[0] = w->args[last][0];	/* symbol and timeframe: the same in every part */
 	values[1] = w->args[last][1];
+	nulls[0] = nulls[1] = ' ';
 	for (int p = 0; p < NPARTS; p++)
 		if (w->has[p])
 		{
 			memcpy(types + nargs, part_types[p], sizeof(Oid) * part_nargs[p]);
 			memcpy(values + nargs, w->args[p] + 2, sizeof(Datum) * part_nargs[p]);
+			memcpy(nulls + nargs, w->nulls[p] + 2, part_nargs[p]);
 			nargs += part_nargs[p];
 		}
-	if (plans[mask] == NULL)
+	plan = &plans[w->fresh][mask];
+	if (*plan == NULL)
 	{
 		StringInfoData sql;
 		int			first = 3;
@@ -378,16 +421,37 @@ flush_writes(LiveWrite *w)
 			if (w->has[p])
 			{
 				appendStringInfo(&sql, "%s w%d AS (", ncte++ ? "," : "WITH", p);
-				append_renumbered(&sql, part_sql(p), first);
+				append_renumbered(&sql, part_sql(p), first, w->fresh);
 				appendStringInfoString(&sql, ") ");
 				first += part_nargs[p];
 			}
-		append_renumbered(&sql, part_sql(last), first);
-		fsmml_spi_keep_plan(&plans[mask], sql.data, nargs, types);
+		append_renumbered(&sql, part_sql(last), first, w->fresh);
+		fsmml_spi_keep_plan(plan, sql.data, nargs, types);
 		pfree(sql.data);
 	}
-	if (SPI_execute_plan(plans[mask], values, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(*plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing the live scores failed");
+	memset(w->has, 0, sizeof(w->has));
+}
+
+/* The features row of a bar new to trading.features (LIVE_WRITE_NEW). */
+static void
+write_features(LiveWrite *w, const char *symbol, const char *timeframe, int64 ts, const double *f)
+{
+	Datum	   *values = w->args[PART_FEATURES];
+	char	   *nulls = w->nulls[PART_FEATURES];
+
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(ts));
+	for (int j = 0; j < FS_NFEATURES; j++)
+	{
+		bool		null = !isfinite(f[j]);
+
+		nulls[3 + j] = null ? 'n' : ' ';
+		values[3 + j] = Float8GetDatum(null ? 0 : f[j]);
+	}
+	w->has[PART_FEATURES] = true;
 }
 
 static void
@@ -580,7 +644,7 @@ fsmml_live_signal_payload(LiveChampions *ch, int k, const FsAgentRow *r)
 
 int
 fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *ch,
-					  const FsBar *bars, const double *feats, int n, bool write, bool notify,
+					  const FsBar *bars, const double *feats, int n, LiveWriteMode write, bool notify,
 					  FsAgentRow **rows_out)
 {
 	FsmmlDataset ds;
@@ -602,6 +666,13 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 	LiveWrite	w;
 
 	memset(&w, 0, sizeof(w));
+	memset(w.nulls, ' ', sizeof(w.nulls));
+	w.fresh = write == LIVE_WRITE_NEW;
+	if (w.fresh)
+	{
+		Assert(n == 1);
+		write_features(&w, symbol, timeframe, bars[1].ts, feats + FS_NFEATURES);
+	}
 	memset(&ds, 0, sizeof(ds));
 	ds.nfeat = FS_NFEATURES;
 	ds.names = palloc(sizeof(char *) * FS_NFEATURES);
@@ -690,8 +761,13 @@ fsmml_live_score_rows(const char *symbol, const char *timeframe, LiveChampions *
 		last_missing = missing;
 		last_nmissing = nmissing;
 	}
-	if (!write || (first_direction(ch) < 0 && !any_agent))
+	if (write == LIVE_WRITE_NONE)
 		return 0;
+	if (first_direction(ch) < 0 && !any_agent)
+	{
+		flush_writes(&w);		/* the features row, when new */
+		return 0;
+	}
 
 	/*
 	 * fsmml_score's lock on each version's predictions, in its order (direction

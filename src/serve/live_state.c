@@ -311,7 +311,7 @@ save_state(LiveSeries *s, Datum symbol, Datum timeframe)
 
 void
 fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
-						  const FsBar *bars, int n, double *out)
+						  const FsBar *bars, int n, double *out, bool write)
 {
 	SPIPlanPtr	fplan = feature_row_plan();
 	Datum		values[3 + FS_NFEATURES];
@@ -327,6 +327,8 @@ fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timefra
 
 		if (status != FS_OK)
 			fsmml_report_bad_bar(symbol, timeframe, &bars[i], status);
+		if (!write)
+			continue;
 		values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[i].ts));
 		for (int j = 0; j < FS_NFEATURES; j++)
 		{

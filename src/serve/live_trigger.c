@@ -136,11 +136,14 @@ only_new_bars(const char *symbol, const char *timeframe, int64 last_ts, const Fs
 
 /*
  * Scores bars[0..n) of one series (ascending).  since: the earliest bar an
- * UPDATE changed (INT64_MAX for an INSERT).
+ * UPDATE changed (INT64_MAX for an INSERT).  allow_new: one new bar may go
+ * in with plain INSERTs (LIVE_WRITE_NEW); returns whether it did.
  */
-static void
-score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 since)
+static bool
+score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 since,
+			 bool allow_new)
 {
+	bool		used_new = false;
 	FsBar	   *bars = palloc(sizeof(FsBar) * (n + 1));
 	int64		last_ts = INT64_MIN;
 	LiveSeries *s;
@@ -155,16 +158,20 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 		double	   *feats = palloc(sizeof(double) * FS_NFEATURES * (n + 1));
 		LiveChampions *ch;
 
+		/* one bar after the newest featured one: no row of it is expected anywhere */
+		used_new = allow_new && n == 1;
+
 		memcpy(feats, fsmml_live_series_prev(s), sizeof(double) * FS_NFEATURES);
 		memset(&bars[0], 0, sizeof(FsBar));
 		bars[0].ts = last_ts;
 		bars[0].open = bars[0].high = bars[0].low = bars[0].close = bars[0].volume = NAN;
-		fsmml_live_series_advance(s, symbol, timeframe, bars + 1, n, feats + FS_NFEATURES);
+		fsmml_live_series_advance(s, symbol, timeframe, bars + 1, n, feats + FS_NFEATURES, !used_new);
 		ch = fsmml_live_champions(symbol, timeframe, true);
 		ereport(DEBUG1,
 				(errmsg_internal("fsmml live %s %s: %d bars, %d champions", symbol, timeframe, n, ch->n)));
-		if (ch->n > 0)
-			fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, n, true, true, NULL);
+		if (ch->n > 0 || used_new)
+			fsmml_live_score_rows(symbol, timeframe, ch, bars, feats, n,
+								  used_new ? LIVE_WRITE_NEW : LIVE_WRITE_UPSERT, true, NULL);
 	}
 	else
 	{
@@ -191,6 +198,7 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 			ts[i] = bars[i + 1].ts;
 		fsmml_live_notify_stored(symbol, timeframe, ts, n);
 	}
+	return used_new;
 }
 
 static void
@@ -221,49 +229,66 @@ record_error(const char *symbol, const char *timeframe, int64 first_ts, int n, E
 			 errhint("The bars are stored; the error is in fsmml.scoring_errors. Score them later with fsmml_score.")));
 }
 
-/* One series in a subtransaction: an ERROR is recorded, the bars stay. */
+/*
+ * One series in a subtransaction: an ERROR is recorded, the bars stay.  A
+ * bar written with plain INSERTs that meets a row already there (left by a
+ * deleted bar, or written meanwhile by another session) is scored again
+ * with upserts.
+ */
 static void
 score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n, int64 since,
 					 MemoryContext cxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool retry = false;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	do
 	{
-		/*
-		 * The statement's snapshot does not see the bars it inserted: read
-		 * with a fresh one (popped by the abort on an ERROR).
-		 */
-		CommandCounterIncrement();
-		/* fsmml_build_features' lock first, then the state row: one order, no deadlock */
-		fsmml_lock_series_build(symbol, timeframe);
-		PushActiveSnapshot(GetTransactionSnapshot());
-		score_series(symbol, timeframe, in, n, since);
-		PopActiveSnapshot();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
+		bool		allow_new = !retry;
+		volatile bool used_new = false;
 
-		MemoryContextSwitchTo(oldcxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		retry = false;
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			/*
+			 * The statement's snapshot does not see the bars it inserted:
+			 * read with a fresh one (popped by the abort on an ERROR).
+			 */
+			CommandCounterIncrement();
+			/* fsmml_build_features' lock first, then the state row: one order, no deadlock */
+			fsmml_lock_series_build(symbol, timeframe);
+			PushActiveSnapshot(GetTransactionSnapshot());
+			used_new = allow_new && n == 1;
+			score_series(symbol, timeframe, in, n, since, allow_new);
+			PopActiveSnapshot();
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(oldcxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			MemoryContextReset(cxt);
+			fsmml_live_forget_partitions();
+			if (used_new && ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+				retry = true;
+			else
+				record_error(symbol, timeframe, in[0].bar.ts, n, ed);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
 		MemoryContextReset(cxt);
-		fsmml_live_forget_partitions();
-		record_error(symbol, timeframe, in[0].bar.ts, n, ed);
-		FreeErrorData(ed);
-	}
-	PG_END_TRY();
-	MemoryContextReset(cxt);
+	} while (retry);
 }
 
 /* ---------------------------------------------------------------- the trigger */

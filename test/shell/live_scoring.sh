@@ -5,7 +5,8 @@
 # rows equal fsmml_score's over the same range (also after a late bar and a corrected bar);
 # a rolled-back bar leaves nothing and notifies nobody; a corrupt champion blob never loses a
 # bar (errors recorded, scoring resumes when restored); multi-row INSERT and COPY; a bulk COPY
-# with fsmml.score_on_insert off scores nothing; stale champions; disabling; an ingest role.
+# with fsmml.score_on_insert off scores nothing; stale champions; disabling; an ingest role;
+# a new bar's plain INSERTs, and the upsert when its rows are there already.
 . "$(dirname "$0")/../lib.sh"
 set -u
 S=BTCUSDT
@@ -216,6 +217,30 @@ PGUSER=live_ingest psql -X -q -v ON_ERROR_STOP=1 -c "$(ins 5058)"
 check "an ingest role's bar is scored" [ "$(nsig "$(ts_of 5058)")" = 1 ]
 ingest_writes() { PGUSER=live_ingest psql -X -q -c "DELETE FROM trading.agentsignals" 2>/dev/null; }
 check "... and it cannot write signals itself" [ "$(ingest_writes && echo wrote)" = "" ]
+
+# A new bar goes in with plain INSERTs (no ON CONFLICT: the AFTER UPDATE statement triggers an
+# upsert fires stay silent); one whose signal row is already there (left by a deleted bar, or
+# written by hand) meets it, and is scored again with upserts: no error, the row rewritten.
+q "CREATE TABLE sig_log (op text); GRANT INSERT ON sig_log TO PUBLIC; CREATE FUNCTION log_sig() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$BEGIN INSERT INTO public.sig_log VALUES (TG_OP); RETURN NULL; END\$\$;
+   CREATE TRIGGER log_ins AFTER INSERT ON trading.agentsignals FOR EACH STATEMENT EXECUTE FUNCTION log_sig();
+   CREATE TRIGGER log_upd AFTER UPDATE ON trading.agentsignals FOR EACH STATEMENT EXECUTE FUNCTION log_sig()" >/dev/null
+out=$(psql -X -v ON_ERROR_STOP=1 -c "$(ins 5059)" 2>&1)
+check "a new bar's signal is written by a plain INSERT" [ "$(q "SELECT string_agg(op, ',' ORDER BY op) FROM sig_log")" = INSERT ]
+q "TRUNCATE sig_log; INSERT INTO trading.agentsignals (symbol, timeframe, timestamp, side, strength, payload)
+   VALUES ('$S', '1m', '$(ts_of 5060)', -1, 1, '{\"left\": \"behind\"}')" >/dev/null
+q "TRUNCATE sig_log" >/dev/null
+out=$(psql -X -v ON_ERROR_STOP=1 -c "$(ins 5060)" 2>&1)
+check "a new bar whose signal row is there: no warning" [ -z "$(grep WARNING <<<"$out")" ]
+check "... no scoring error" [ "$(q "SELECT count(*) FROM fsmml.scoring_errors WHERE \"timestamp\" = '$(ts_of 5060)'")" = 0 ]
+check "... scored again with an upsert (INSERT and UPDATE statement triggers, once each)" \
+    [ "$(q "SELECT string_agg(op, ',' ORDER BY op) FROM sig_log")" = INSERT,UPDATE ]
+check "... the row left there is rewritten" \
+    [ "$(q "SELECT payload ? 'left' FROM trading.agentsignals WHERE symbol = '$S' AND timestamp = '$(ts_of 5060)'")" = f ]
+check "... and its predictions written" \
+    [ "$(q "SELECT count(*) FROM trading.agentpreds WHERE symbol = '$S' AND timestamp = '$(ts_of 5060)'")" = 5 ]
+q "DROP TRIGGER log_ins ON trading.agentsignals; DROP TRIGGER log_upd ON trading.agentsignals" >/dev/null
+live_equals_batch "after a bar whose signal row was there"
 check "no backend crashed" [ "$(q "SELECT 1")" = 1 ]
 # A backend predicting single rows again and again compiles its gbtree champions into forests
 # (src/xgb/xgb_forest.c), trusted only when they matched XGBoost on probe rows: the second call
