@@ -18,14 +18,26 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "bars.h"
@@ -152,35 +164,77 @@ reload_state(LiveSeries *e, const char *symbol, const char *timeframe, int64 ts)
 	return true;
 }
 
+/*
+ * The newest row of schema.relname for (symbol, timeframe) under the
+ * active snapshot, by its primary key (symbol, timeframe[, timestamp]):
+ * its timestamp (when has_ts) and xmin.  False when there is none.  An
+ * index probe of our own: a SELECT's plan and executor cost more than the
+ * lookup, once per bar.  The tables are the extension's own.
+ */
+static bool
+newest_row(const char *schema, const char *relname, const char *symbol, const char *timeframe,
+		   bool has_ts, int64 *ts, TransactionId *xmin)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid(schema, false));
+	Relation	rel;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData keys[2];
+	const char *vals[2] = {symbol, timeframe};
+	bool		found;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", schema, relname),
+				 errhint("Reinstall the extension fsmml.")));
+	rel = table_open(relid, AccessShareLock);
+	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+		elog(ERROR, "relation \"%s.%s\" has no primary key", schema, relname);
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	for (int k = 0; k < 2; k++)
+		ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
+							   index->rd_indcollation[k], F_TEXTEQ, CStringGetTextDatum(vals[k]));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	if (found)
+	{
+		bool		shouldfree;
+		HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+		bool		isnull;
+
+		*xmin = HeapTupleHeaderGetRawXmin(tup->t_data);	/* as the xmin column */
+		if (has_ts)
+		{
+			Datum		d = heap_getattr(tup, index->rd_index->indkey.values[2],
+										 RelationGetDescr(rel), &isnull);
+
+			*ts = isnull ? INT64_MIN : fsmml_ts_to_unix(DatumGetTimestampTz(d));
+		}
+		if (shouldfree)
+			heap_freetuple(tup);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 LiveSeries *
 fsmml_live_series_lock(const char *symbol, const char *timeframe, int64 *last_ts)
 {
-	static SPIPlanPtr tag_plan = NULL;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
 	TransactionId xmin;
 	int64		ts;
 	LiveSeries *e;
 
 	/* the newest feature row, when the series has a saved state at all */
-	values[0] = CStringGetTextDatum(symbol);
-	values[1] = CStringGetTextDatum(timeframe);
-	fsmml_spi_keep_plan(&tag_plan,
-						"SELECT f.\"timestamp\", f.xmin FROM fsmml.feature_state s, LATERAL "
-						"(SELECT \"timestamp\", xmin FROM trading.features WHERE symbol = $1 "
-						"AND timeframe = $2 ORDER BY \"timestamp\" DESC LIMIT 1) f "
-						"WHERE s.symbol = $1 AND s.timeframe = $2", 2, types);
-	if (SPI_execute_plan(tag_plan, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading the newest feature row failed");
-	if (SPI_processed == 0)
+	if (!newest_row("fsmml", "feature_state", symbol, timeframe, false, &ts, &xmin) ||
+		!newest_row("trading", "features", symbol, timeframe, true, &ts, &xmin))
 		return NULL;
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	ts = fsmml_ts_to_unix(DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull)));
-	xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
 	*last_ts = ts;
 
 	e = series_entry(symbol, timeframe);
