@@ -178,6 +178,28 @@ static const char *transition_sql =
 "WHERE (s.from_state, s.to_state, s.confidence, s.reason, s.agent_version_id) IS DISTINCT FROM "
 "(EXCLUDED.from_state, EXCLUDED.to_state, EXCLUDED.confidence, EXCLUDED.reason, EXCLUDED.agent_version_id)";
 
+/*
+ * The same three for the one row of a bar new to every table: array
+ * subscripts instead of unnest, no function scan materialising one row.
+ */
+static const char *signal_row_sql =
+"INSERT INTO trading.agentsignals (symbol, timeframe, \"timestamp\", side, strength, size, sl, tp, "
+"payload, ensemble_version_id, agent_version_ids) "
+"VALUES ($1, $2, ($5::timestamptz[])[1], ($6::smallint[])[1], ($7::float8[])[1], ($8::float8[])[1], "
+"($9::float8[])[1], ($10::float8[])[1], ($11::jsonb[])[1], $3, $4)";
+
+static const char *state_row_sql =
+"INSERT INTO trading.state_history (symbol, timeframe, \"timestamp\", state, confidence, effort, "
+"result, compression, slope, speed, feat_score, agent_version_id) "
+"VALUES ($1, $2, ($4::timestamptz[])[1], ($5::text[])[1], ($6::float8[])[1], ($7::float8[])[1], "
+"($8::float8[])[1], ($9::float8[])[1], ($10::float8[])[1], ($11::float8[])[1], ($12::float8[])[1], $3)";
+
+static const char *transition_row_sql =
+"INSERT INTO trading.transitions (symbol, timeframe, \"timestamp\", from_state, to_state, "
+"confidence, reason, agent_version_id) "
+"VALUES ($1, $2, ($4::timestamptz[])[1], ($5::text[])[1], ($6::text[])[1], ($7::float8[])[1], "
+"($8::text[])[1], $3)";
+
 /* ---------------------------------------------------------------- notify */
 
 static void
@@ -326,8 +348,9 @@ features_sql(void)
 	return sql;
 }
 
+/* a part's statement; fresh: the one row of a new bar, plain INSERT */
 static const char *
-part_sql(int part)
+part_sql(int part, bool fresh)
 {
 	switch (part)
 	{
@@ -336,11 +359,11 @@ part_sql(int part)
 		case PART_PREDS:
 			return preds_sql;
 		case PART_STATES:
-			return state_sql;
+			return fresh ? state_row_sql : state_sql;
 		case PART_TRANSITIONS:
-			return transition_sql;
+			return fresh ? transition_row_sql : transition_sql;
 		default:
-			return signal_sql;
+			return fresh ? signal_row_sql : signal_sql;
 	}
 }
 
@@ -421,11 +444,11 @@ flush_writes(LiveWrite *w)
 			if (w->has[p])
 			{
 				appendStringInfo(&sql, "%s w%d AS (", ncte++ ? "," : "WITH", p);
-				append_renumbered(&sql, part_sql(p), first, w->fresh);
+				append_renumbered(&sql, part_sql(p, w->fresh), first, w->fresh);
 				appendStringInfoString(&sql, ") ");
 				first += part_nargs[p];
 			}
-		append_renumbered(&sql, part_sql(last), first, w->fresh);
+		append_renumbered(&sql, part_sql(last, w->fresh), first, w->fresh);
 		fsmml_spi_keep_plan(plan, sql.data, nargs, types);
 		pfree(sql.data);
 	}
