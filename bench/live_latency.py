@@ -4,8 +4,12 @@
 Streams CSV bars (symbol,timeframe,ts,open,high,low,close,volume on stdin) one INSERT per
 transaction (autocommit) and prints the latencies in ms, one per line, to --out.  With
 --listen it also LISTENs on fsmml_signals on a second connection and records, per bar, the
-time from sending the INSERT to receiving its notification (insert-to-signal)."""
-import argparse, select, sys, time, json
+time from sending the INSERT to receiving its notification (insert-to-signal).  The listener
+is a process of its own, as the order manager is: it stamps each notification when it
+arrives, whether or not the INSERT's own answer came back first (time.perf_counter is the
+system's monotonic clock, the same in both processes).  The next bar is sent once its signal
+arrived."""
+import argparse, datetime, multiprocessing, select, sys, time, json
 import psycopg2
 
 ap = argparse.ArgumentParser()
@@ -19,30 +23,45 @@ conn = psycopg2.connect(a.dsn)
 conn.autocommit = True
 cur = conn.cursor()
 cur.execute("SET fsmml.score_on_insert = %s", (a.scoring,))
-lis = None
-if a.listen:
-    lis = psycopg2.connect(a.dsn)
+def listen(dsn, out, ready):
+    lis = psycopg2.connect(dsn)
     lis.autocommit = True
     lis.cursor().execute("LISTEN fsmml_signals")
+    ready.set()
+    while True:
+        select.select([lis], [], [])
+        lis.poll()
+        now = time.perf_counter()
+        while lis.notifies:
+            out.send((json.loads(lis.notifies.pop(0).payload)["timestamp"], now))
+
+lis = None
+arrived = {}                  # bar timestamp (as in its notification) -> perf_counter at arrival
+if a.listen:
+    lis, child = multiprocessing.Pipe(duplex=False)
+    ready = multiprocessing.Event()
+    multiprocessing.Process(target=listen, args=(a.dsn, child, ready), daemon=True).start()
+    ready.wait(30)
 rows = [l.strip().split(",") for l in sys.stdin if l.strip() and not l.startswith("symbol")]
 lat, sig = [], []
 sql = "INSERT INTO trading.historicaldata VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+def iso_utc(ts):              # the bar's timestamp as its notification spells it
+    d = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=datetime.timezone.utc)
+    return d.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 for r in rows:
+    key = iso_utc(r[2])
     t0 = time.perf_counter()
     cur.execute(sql, r)
     t1 = time.perf_counter()
     lat.append((t1 - t0) * 1000)
     if lis is not None:
-        got = None
-        while got is None:
-            if select.select([lis], [], [], 5) == ([], [], []):
-                break
-            lis.poll()
-            while lis.notifies:
-                n = lis.notifies.pop(0)
-                got = n
-        if got is not None:
-            sig.append((time.perf_counter() - t0) * 1000)
+        while key not in arrived and lis.poll(5):
+            k, at = lis.recv()
+            arrived[k] = at
+        if key in arrived:
+            sig.append((arrived[key] - t0) * 1000)
 with open(a.out, "w") as f:
     f.write("\n".join("%.4f" % x for x in lat) + "\n")
 if lis is not None:
