@@ -14,6 +14,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "base64.h"
 #include "fsmml.h"
 #include "registry.h"
 #include "xgb.h"
@@ -48,81 +49,13 @@ fsmml_b64(const bytea *data)
 	return out;
 }
 
-/* base64 alphabet → 6-bit value, -1 for any other byte */
-static const int8 unb64_lookup[256] = {
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
-	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-/*
- * Canonical base64 (whole quads, at most two '=' at the end), as
- * fsmml_b64 writes it, a quad at a time: pg_b64_decode goes a character
- * at a time, and the boosters of a live series' first bar run to hundreds
- * of kB.  -1 for anything else, which pg_b64_decode then judges.
- */
-static int
-unb64_canonical(const char *s, int len, uint8 *out)
-{
-	const uint8 *in = (const uint8 *) s;
-	int			pad = 0;
-	int			full;
-	uint8	   *o = out;
-
-	if (len % 4 != 0)
-		return -1;
-	if (len > 0 && in[len - 1] == '=')
-		pad = (in[len - 2] == '=') ? 2 : 1;
-	full = pad ? len - 4 : len;
-	for (int i = 0; i < full; i += 4)
-	{
-		int			a = unb64_lookup[in[i]];
-		int			b = unb64_lookup[in[i + 1]];
-		int			c = unb64_lookup[in[i + 2]];
-		int			d = unb64_lookup[in[i + 3]];
-		uint32		v;
-
-		if ((a | b | c | d) < 0)
-			return -1;
-		v = ((uint32) a << 18) | ((uint32) b << 12) | ((uint32) c << 6) | (uint32) d;
-		*o++ = (v >> 16) & 255;
-		*o++ = (v >> 8) & 255;
-		*o++ = v & 255;
-	}
-	if (pad)
-	{
-		int			a = unb64_lookup[in[full]];
-		int			b = unb64_lookup[in[full + 1]];
-		int			c = pad == 1 ? unb64_lookup[in[full + 2]] : 0;
-
-		if (a < 0 || b < 0 || c < 0)
-			return -1;
-		*o++ = ((a << 2) | (b >> 4)) & 255;
-		if (pad == 1)
-			*o++ = ((b << 4) | (c >> 2)) & 255;
-	}
-	return o - out;
-}
-
 bytea *
 fsmml_unb64(const char *s)
 {
 	int			len = strlen(s);
 	bytea	   *out = palloc(VARHDRSZ + pg_b64_dec_len(len));
-	int			n = unb64_canonical(s, len, (uint8 *) VARDATA(out));
+	/* canonical, as fsmml_b64 writes it: a quad at a time (boosters run to hundreds of kB) */
+	int			n = fs_b64_decode_canonical(s, len, (uint8 *) VARDATA(out));
 
 	if (n < 0)
 		n = pg_b64_decode(s, len, VARDATA(out), pg_b64_dec_len(len));
