@@ -17,6 +17,7 @@
 #include "fsmml.h"
 #include "privilege.h"
 #include "progress.h"
+#include "serve.h"
 #include "xgb.h"
 
 extern void fsmml_live_init(void);	/* serve/live_trigger.c */
@@ -41,4 +42,6 @@ _PG_init(void)
 	fsmml_privilege_init();
 	fsmml_progress_init();
 	fsmml_live_listeners_init();
+	if (process_shared_preload_libraries_in_progress)
+		fsmml_sha256_preload();
 }

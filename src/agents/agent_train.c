@@ -14,6 +14,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "base64.h"
 #include "fsmml.h"
 #include "registry.h"
 #include "xgb.h"
@@ -53,8 +54,11 @@ fsmml_unb64(const char *s)
 {
 	int			len = strlen(s);
 	bytea	   *out = palloc(VARHDRSZ + pg_b64_dec_len(len));
-	int			n = pg_b64_decode(s, len, VARDATA(out), pg_b64_dec_len(len));
+	/* canonical, as fsmml_b64 writes it: a quad at a time (boosters run to hundreds of kB) */
+	int			n = fs_b64_decode_canonical(s, len, (uint8 *) VARDATA(out));
 
+	if (n < 0)
+		n = pg_b64_decode(s, len, VARDATA(out), pg_b64_dec_len(len));
 	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -79,8 +83,8 @@ fsmml_blob_from_json(cJSON *doc)
 cJSON *
 fsmml_blob_to_json(bytea *blob, MemoryContext owner)
 {
-	char	   *s = text_to_cstring((text *) blob);
-	cJSON	   *doc = cJSON_Parse(s);
+	/* the blob's own bytes: no NUL-terminated copy of hundreds of kB */
+	cJSON	   *doc = cJSON_ParseWithLength(VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob));
 
 	if (doc == NULL || !cJSON_IsObject(doc))
 	{

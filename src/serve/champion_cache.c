@@ -13,6 +13,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#ifdef USE_OPENSSL
+#include <openssl/evp.h>
+#endif
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -186,8 +189,8 @@ fsmml_report_sha_mismatch(const Champion *c, const char *instance)
 }
 
 /* Lower-case hex SHA-256 of len bytes into hex[65]. */
-static void
-sha256_hex(const void *data, size_t len, char *hex)
+void
+fsmml_sha256_hex(const void *data, size_t len, char *hex)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
@@ -198,6 +201,24 @@ sha256_hex(const void *data, size_t len, char *hex)
 	pg_cryptohash_free(ctx);
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/*
+ * In the postmaster (shared_preload_libraries): OpenSSL's first SHA-256 of
+ * a process loads its configuration and default provider, 3-6 ms that
+ * every backend's first bar would otherwise pay checking its champions'
+ * blobs; done once here, the backends inherit it.  (PostgreSQL with ssl on
+ * initialises OpenSSL in the postmaster too.)
+ */
+void
+fsmml_sha256_preload(void)
+{
+#ifdef USE_OPENSSL
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len;
+
+	(void) EVP_Digest("", 0, md, &len, EVP_sha256(), NULL);
+#endif
 }
 
 /*
@@ -229,7 +250,7 @@ fsmml_read_model(const char *symbol, const Champion *c, const char *instance)
 				 errmsg("agent version " INT64_FORMAT " does not exist", id)));
 	model = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	want = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	sha256_hex(VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model), got);
+	fsmml_sha256_hex(VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model), got);
 	if (want == NULL || strcmp(got, want) != 0)
 		fsmml_report_sha_mismatch(c, instance);
 	return model;

@@ -86,6 +86,7 @@ ensure_partition(int64 ts)
 	int64		month;
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[2];
+	bool		exists;
 
 	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
@@ -98,30 +99,36 @@ ensure_partition(int64 ts)
 	 * fsmml_create_pred_partitions ("already exists"): unless the month's
 	 * partition is there, creators queue on a self-conflicting lock of
 	 * agentpreds, whose acquisition also makes a partition committed
-	 * meanwhile visible.  Once per backend and month.
+	 * meanwhile visible.  Once per backend and month; a partition already
+	 * there needs no call (the function would do nothing, and a backend's
+	 * first bar would pay for PL/pgSQL's loading and compilation).
 	 */
 	{
 		Oid			nsp = get_namespace_oid("trading", false);
 		char	   *part = psprintf("agentpreds_y%04dm%02d", tm.tm_year, tm.tm_mon);
 
 		AcceptInvalidationMessages();
-		if (!OidIsValid(get_relname_relid(part, nsp)))
+		exists = OidIsValid(get_relname_relid(part, nsp));
+		if (!exists)
 			LockRelationOid(get_relname_relid("agentpreds", nsp), ShareRowExclusiveLock);
 	}
-	if (schema == NULL)
+	if (!exists)
 	{
-		if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-						"ON n.oid = e.extnamespace WHERE e.extname = 'fsmml'", true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "schema of extension fsmml not found");
-		schema = MemoryContextStrdup(TopMemoryContext,
-									 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0],
-																   SPI_tuptable->tupdesc, 1)));
+		if (schema == NULL)
+		{
+			if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+							"ON n.oid = e.extnamespace WHERE e.extname = 'fsmml'", true, 1) != SPI_OK_SELECT ||
+				SPI_processed != 1)
+				elog(ERROR, "schema of extension fsmml not found");
+			schema = MemoryContextStrdup(TopMemoryContext,
+										 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0],
+																	   SPI_tuptable->tupdesc, 1)));
+		}
+		values[0] = values[1] = TimestampTzGetDatum(t);
+		if (SPI_execute_with_args(psprintf("SELECT %s.fsmml_create_pred_partitions($1, $2)", schema),
+								  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "creating agentpreds partitions failed");
 	}
-	values[0] = values[1] = TimestampTzGetDatum(t);
-	if (SPI_execute_with_args(psprintf("SELECT %s.fsmml_create_pred_partitions($1, $2)", schema),
-							  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "creating agentpreds partitions failed");
 	if (known_months == NULL)
 		known_months = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * 64);
 	if (nknown == 64)

@@ -39,6 +39,7 @@
 #include "fsmml.h"
 #include "live.h"
 #include "registry.h"
+#include "serve.h"
 #include "xgb.h"
 
 #define SERIES_KEY_LEN 160
@@ -65,6 +66,7 @@ typedef struct SeriesEntry
 	TimestampTz created[MAX_CHAMPIONS];
 	char		sha256[MAX_CHAMPIONS][65];
 	char		agent[MAX_CHAMPIONS][NAMEDATALEN];
+	char		version[MAX_CHAMPIONS][NAMEDATALEN];
 } SeriesEntry;
 
 static HTAB *models = NULL;
@@ -123,25 +125,77 @@ caches_create(void)
 	series = hash_create("fsmml live champions", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
-/* The champions of the series (id order), their models checked against model_sha256. */
+/* A statement kept for the backend's life (it re-plans itself after DDL). */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/* ERROR: the blob of a champion does not hash to its model_sha256. */
+static void
+sha_mismatch(SeriesEntry *e, int k, const char *symbol, const char *timeframe)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("model of champion %s of %s does not match its sha256",
+					e->version[k], fsmml_instance_name(e->agent[k], symbol, timeframe)),
+			 errhint("Train the agent again, or promote another version.")));
+}
+
+/*
+ * The champions of the series (id order).  The blobs of those whose model
+ * this backend holds are checked against model_sha256 here (one may have
+ * been rewritten in place); the others are checked as they load, from the
+ * one copy load_model reads, so a backend's first bar reads and hashes
+ * each blob once.
+ */
 static void
 read_series(SeriesEntry *e, const char *symbol, const char *timeframe)
 {
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
+	Datum		values[3];
 	Oid			nsp = get_namespace_oid("trading", true);
+	Datum	   *held = palloc(sizeof(Datum) * (hash_get_num_entries(models) + 1));
+	int			nheld = 0;
+	HASH_SEQ_STATUS hs;
+	ModelEntry *me;
 
 	versions_relid = OidIsValid(nsp) ? get_relname_relid("agentversions", nsp) : InvalidOid;
+	hash_seq_init(&hs, models);
+	while ((me = hash_seq_search(&hs)) != NULL)
+		held[nheld++] = Int64GetDatum(me->id);
+	values[0] = CStringGetTextDatum(symbol);
+	values[1] = CStringGetTextDatum(timeframe);
+	values[2] = PointerGetDatum(construct_array(held, nheld, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	keep_plan(&plan,
+			  "SELECT v.id, v.agent, a.kind, v.model_format, v.model_sha256, v.created_at, "
+			  "CASE WHEN v.id = ANY ($3) THEN encode(sha256(v.model), 'hex') = v.model_sha256 END, "
+			  "v.version "
+			  "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
+			  "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
+			  "ORDER BY v.id", 3, types);
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the champions failed");
 	e->n = 0;
-	fsmml_spi_series("SELECT v.id, v.agent, a.kind, v.model_format, v.model_sha256, v.created_at, "
-					 "encode(sha256(v.model), 'hex') = v.model_sha256, v.version "
-					 "FROM trading.agentversions v JOIN trading.agents a ON a.name = v.agent "
-					 "WHERE v.symbol = $1 AND v.timeframe = $2 AND v.status = 'champion' "
-					 "ORDER BY v.id",
-					 symbol, timeframe, NULL, true, 0, SPI_OK_SELECT, "reading the champions");
 	for (uint64 i = 0; i < SPI_processed && e->n < MAX_CHAMPIONS; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		bool		same;
 		char	   *agent = SPI_getvalue(tup, desc, 2);
 		char	   *kind = SPI_getvalue(tup, desc, 3);
 		char	   *format = SPI_getvalue(tup, desc, 4);
@@ -169,18 +223,16 @@ read_series(SeriesEntry *e, const char *symbol, const char *timeframe)
 							SPI_getvalue(tup, desc, 8), fsmml_instance_name(agent, symbol, timeframe),
 							format),
 					 errhint("Train the agent with fsmml_train.")));
-		if (!DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("model of champion %s of %s does not match its sha256",
-							SPI_getvalue(tup, desc, 8), fsmml_instance_name(agent, symbol, timeframe)),
-					 errhint("Train the agent again, or promote another version.")));
 		e->ids[e->n] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		e->slot[e->n] = slot;
 		e->direction[e->n] = direction;
 		e->created[e->n] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
 		strlcpy(e->sha256[e->n], SPI_getvalue(tup, desc, 5), 65);
 		strlcpy(e->agent[e->n], agent, NAMEDATALEN);
+		strlcpy(e->version[e->n], SPI_getvalue(tup, desc, 8), NAMEDATALEN);
+		same = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		if (!isnull && !same)
+			sha_mismatch(e, e->n, symbol, timeframe);
 		e->n++;
 	}
 }
@@ -208,10 +260,14 @@ evict_lru(void)
 	}
 }
 
-/* Loads version id of the series into a new context, handed to the cache on success. */
+/*
+ * Loads version k of the series into a new context, handed to the cache on
+ * success.  The blob is detoasted once and hashed from that copy.
+ */
 static ModelEntry *
-load_model(SeriesEntry *e, int k, const char *symbol)
+load_model(SeriesEntry *e, int k, const char *symbol, const char *timeframe)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fsmml live model",
@@ -224,6 +280,8 @@ load_model(SeriesEntry *e, int k, const char *symbol)
 	Datum	   *elems;
 	int			nel;
 	char	   *horizon;
+	char	   *want;
+	char		got[65];
 	cJSON	   *params;
 	bytea	   *blob;
 	ModelEntry *me;
@@ -231,20 +289,20 @@ load_model(SeriesEntry *e, int k, const char *symbol)
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = Int64GetDatum(e->ids[k]);
-	if (SPI_execute_with_args("SELECT model, params::text, feature_names, version, params->>'horizon', "
-							  "encode(sha256(model), 'hex') = model_sha256 "
-							  "FROM trading.agentversions WHERE symbol = $1 AND id = $2",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	keep_plan(&plan,
+			  "SELECT model, params::text, feature_names, version, params->>'horizon', model_sha256 "
+			  "FROM trading.agentversions WHERE symbol = $1 AND id = $2", 2, types);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent version " INT64_FORMAT " does not exist", e->ids[k])));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("model of agent version " INT64_FORMAT " does not match its sha256", e->ids[k]),
-				 errhint("Train the agent again, or promote another version.")));
+	blob = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 1, &isnull));
+	want = SPI_getvalue(tup, desc, 6);
+	fsmml_sha256_hex(VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob), got);
+	if (want == NULL || strcmp(got, want) != 0)
+		sha_mismatch(e, k, symbol, timeframe);
 	old = MemoryContextSwitchTo(cxt);
 	m = palloc0(sizeof(FsAgentModel));
 	m->agent = fsmml_agents[e->slot[k]];
@@ -259,7 +317,6 @@ load_model(SeriesEntry *e, int k, const char *symbol)
 					  false, TYPALIGN_INT, &elems, NULL, &nel);
 	for (int j = 0; j < nel; j++)
 		m->features = lappend(m->features, TextDatumGetCString(elems[j]));
-	blob = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 1, &isnull));
 	m->agent->load(m, blob, params, cxt);
 	pfree(blob);
 	MemoryContextSwitchTo(old);
@@ -332,7 +389,7 @@ fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
 		ModelEntry *me = hash_search(models, &e->ids[k], HASH_FIND, NULL);
 
 		if (me == NULL || strcmp(me->sha256, e->sha256[k]) != 0)
-			me = load_model(e, k, symbol);
+			me = load_model(e, k, symbol, timeframe);
 		me->used = tick;
 		out->c[k].m = me->m;
 		out->c[k].warmed = &me->warmed;

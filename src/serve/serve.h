@@ -38,6 +38,10 @@ extern Champion *fsmml_champion_from_row(HeapTuple tup, TupleDesc desc, bool wit
 extern Champion *fsmml_read_champion(const char *agent, const char *symbol, const char *timeframe);
 extern void fsmml_report_sha_mismatch(const Champion *c, const char *instance) pg_attribute_noreturn();
 extern bytea *fsmml_read_model(const char *symbol, const Champion *c, const char *instance);
+/* Lower-case hex SHA-256 of len bytes into hex[65]. */
+extern void fsmml_sha256_hex(const void *data, size_t len, char *hex);
+/* The postmaster's warm-up of OpenSSL's SHA-256 (shared_preload_libraries). */
+extern void fsmml_sha256_preload(void);
 extern FsXgbBooster *fsmml_load_booster(MemoryContext owner, const Champion *c, bytea *model,
 										const char *instance);
 extern List *fsmml_champion_features(const Champion *c, const char *timeframe, const char *instance);
