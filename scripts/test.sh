@@ -6,27 +6,33 @@
 # compiled with -DUSE_ASSERT_CHECKING).  Ends with "N passed, N failed"; non-zero on any failure.
 #   ./scripts/test.sh [all|regress|pgtap|shell]
 # FSMML_SHELL_TESTS="name ..." runs only those shell tests (development; CI runs them all).
+# The variants run at the same time, each on its own cluster: the first one in this tree, on this
+# PostgreSQL, its output live; every other one built in a copy of the tree and installed into a
+# copy of PostgreSQL's bin, lib and share directories ($RUN-VARIANT.src, $RUN-VARIANT.pg), its
+# cluster in $RUN-VARIANT and its output printed once the first variant is done.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export PATH=${FSMML_PG_BINDIR:-/usr/lib/postgresql/15/bin}:$PATH   # FSMML_PG_BINDIR: another (relocated) PostgreSQL 15
+export FSMML_SHARED=${FSMML_SHARED:-$ROOT/../shared}   # test/lib.sh: the copies of the tree find ../shared here
 RUN=${FSMML_TEST_DIR:-/tmp/fsmml-test}
 ONLY=${1:-all}
 BUILDS=${FSMML_BUILDS:-release assert}
+FIRST=${BUILDS%% *}
 
 ./scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 . scripts/cluster.sh
-trap 'cluster_stop "$RUN"' EXIT
-pass=0 fail=0
+trap 'for v in $BUILDS; do [ "$v" = "$FIRST" ] && d=$RUN || d=$RUN-$v; cluster_stop "$d"; done' EXIT
 
-run_suite() {   # run_suite VARIANT
-    local variant=$1 p f
+run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $RUN; "pass fail" -> $RUN.counts
+    local variant=$1 p f pass=0 fail=0
     echo "=== build: $variant"
     if ! ./scripts/build.sh "$variant"; then
-        echo "not ok - build ($variant) failed"; fail=$((fail + 1)); return
+        echo "not ok - build ($variant) failed"; echo "0 1" >"$RUN.counts"; return
     fi
-    cluster_start "$RUN" fsmml || { echo "not ok - cluster did not start"; fail=$((fail + 1)); return; }
-    export FSMML_TEST_DIR=$RUN FSMML_ROOT=$ROOT
+    [ "$variant" = "$FIRST" ] && touch "$first_built"     # the other variants' builds may start
+    cluster_start "$RUN" fsmml || { echo "not ok - cluster did not start"; echo "0 1" >"$RUN.counts"; return; }
+    export FSMML_TEST_DIR=$RUN FSMML_ROOT=$PWD    # this tree or its copy
 
     if [ "$ONLY" = all ] || [ "$ONLY" = regress ]; then
         echo "== pg_regress + isolation"
@@ -58,7 +64,7 @@ run_suite() {   # run_suite VARIANT
             if [ -n "${FSMML_SHELL_TESTS:-}" ] && ! [[ " $FSMML_SHELL_TESTS " == *" $name "* ]]; then continue; fi
             # Tests that never touch the server (kernel units, references) gain nothing from an
             # assert-enabled server: they run with the first variant only.
-            if [ "$variant" != "${BUILDS%% *}" ] && ! grep -qE 'psql|(^|[^a-z_])q "' "$t"; then continue; fi
+            if [ "$variant" != "$FIRST" ] && ! grep -qE 'psql|(^|[^a-z_])q "' "$t"; then continue; fi
             echo "== shell: $name"
             db="fsmml_$name"
             psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -93,10 +99,43 @@ run_suite() {   # run_suite VARIANT
     fi
     cp "$RUN/server.log" "/tmp/fsmml-server-$variant.log" 2>/dev/null || true
     cluster_stop "$RUN"
+    echo "$pass $fail" >"$RUN.counts"
 }
 
-for variant in $BUILDS; do
-    run_suite "$variant"
+# The other variants: a copy of the tree (no objects) and of PostgreSQL's directories, the build
+# installed there (DESTDIR), and that copy's binaries first in PATH, so its server loads its own
+# fsmml.so.  Started once the first variant is built: four compilers at once would only queue.
+run_other() {   # run_other VARIANT
+    local v=$1 src=$RUN-$1.src pg=$RUN-$1.pg d
+    rm -rf "$src" "$pg" "$RUN-$v.counts"; mkdir -p "$src"
+    tar -C "$ROOT" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=./results \
+        --exclude=./output_iso --exclude=./.build-variant -cf - . | tar -C "$src" -xf -
+    for d in "$(pg_config --bindir)" "$(pg_config --pkglibdir)" "$(pg_config --sharedir)"; do
+        mkdir -p "$pg$d"; cp -a "$d/." "$pg$d/"
+    done
+    cd "$src" || return
+    export FSMML_DESTDIR=$pg PATH=$pg$(pg_config --bindir):$PATH
+    PGBIN=$pg$PGBIN RUN=$RUN-$v run_suite "$v"
+}
+
+first_built=$RUN.first-built
+rm -f "$RUN.counts" "$first_built"
+others=()
+for v in $BUILDS; do
+    [ "$v" = "$FIRST" ] && continue
+    ( while [ ! -e "$first_built" ]; do sleep 1; done; run_other "$v" ) >"$RUN-$v.log" 2>&1 &
+    others+=("$v")
+    echo "=== $v: built and tested alongside, output in $RUN-$v.log (printed at the end)"
+done
+run_suite "$FIRST"
+touch "$first_built"          # also when the first build failed
+wait
+pass=0 fail=0
+for v in "$FIRST" "${others[@]}"; do
+    [ "$v" = "$FIRST" ] || cat "$RUN-$v.log"
+    [ "$v" = "$FIRST" ] && c=$RUN.counts || c=$RUN-$v.counts
+    read -r p f <"$c" 2>/dev/null || { p=0 f=1; echo "not ok - variant $v left no counts"; }
+    pass=$((pass + p)); fail=$((fail + f))
 done
 
 echo "$pass passed, $fail failed"
