@@ -19,6 +19,11 @@ RUN=${FSMML_TEST_DIR:-/tmp/fsmml-test}
 ONLY=${1:-all}
 BUILDS=${FSMML_BUILDS:-release assert}
 FIRST=${BUILDS%% *}
+# Shell tests that time the server (cancel within 1 s, wake-up within 100 ms, a calibrated
+# statement_timeout): they run alone, the other variant's tests hold off meanwhile ($LOCK: every
+# other test takes it shared, these exclusively).
+SOLO=" bgw_scheduler train_cancel training_progress xgb_limits xgb_memory "
+LOCK=$RUN.lock
 
 ./scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 . scripts/cluster.sh
@@ -27,17 +32,18 @@ trap 'for v in $BUILDS; do [ "$v" = "$FIRST" ] && d=$RUN || d=$RUN-$v; cluster_s
 run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $RUN; "pass fail" -> $RUN.counts
     local variant=$1 p f pass=0 fail=0
     echo "=== build: $variant"
-    if ! ./scripts/build.sh "$variant"; then
+    exec 9>>"$LOCK"; flock -s 9                # builds, regress and pgTAP: no solo test meanwhile
+    if ! ./scripts/build.sh "$variant" 9>&-; then
         echo "not ok - build ($variant) failed"; echo "0 1" >"$RUN.counts"; return
     fi
     [ "$variant" = "$FIRST" ] && touch "$first_built"     # the other variants' builds may start
-    cluster_start "$RUN" fsmml || { echo "not ok - cluster did not start"; echo "0 1" >"$RUN.counts"; return; }
+    cluster_start "$RUN" fsmml 9>&- || { echo "not ok - cluster did not start"; echo "0 1" >"$RUN.counts"; return; }
     export FSMML_TEST_DIR=$RUN FSMML_ROOT=$PWD    # this tree or its copy
 
     if [ "$ONLY" = all ] || [ "$ONLY" = regress ]; then
         echo "== pg_regress + isolation"
         rm -rf results output_iso regression.diffs regression.out
-        make -s installcheck 2>&1 | tee "$RUN/regress.out" | grep -E '^(test|ok|not ok|     |permutation)' || true
+        make -s installcheck 2>&1 9>&- | tee "$RUN/regress.out" | grep -E '^(test|ok|not ok|     |permutation)' || true
         p=$(grep -cE '^(test .*\.\.\. ok|ok [0-9]+ )' "$RUN/regress.out")
         f=$(grep -cE '(\.\.\. FAILED|^not ok )' "$RUN/regress.out")
         if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi      # pg_regress itself failed
@@ -49,7 +55,7 @@ run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $R
         echo "== pgTAP"
         psql -qX -d postgres -c "DROP DATABASE IF EXISTS fsmml_tap" -c "CREATE DATABASE fsmml_tap" >/dev/null
         psql -qX -d fsmml_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION fsmml" >/dev/null
-        pg_prove -v -d fsmml_tap test/pgtap/*.sql >"$RUN/pgtap.out" 2>&1
+        pg_prove -v -d fsmml_tap test/pgtap/*.sql >"$RUN/pgtap.out" 2>&1 9>&-
         grep -E '^(not ok|.*\.sql \.+|Result|Files)' "$RUN/pgtap.out"
         grep -E '^\s*not ok' -A3 "$RUN/pgtap.out" | head -60
         p=$(grep -cE '^\s*ok [0-9]+' "$RUN/pgtap.out")
@@ -58,6 +64,7 @@ run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $R
         pass=$((pass + p)); fail=$((fail + f))
     fi
 
+    exec 9>&-
     if [ "$ONLY" = all ] || [ "$ONLY" = shell ]; then
         for t in test/shell/*.sh; do
             name=$(basename "$t" .sh)
@@ -69,9 +76,12 @@ run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $R
             db="fsmml_$name"
             psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
             psql -qX -d "$db" -c "CREATE EXTENSION fsmml" >/dev/null
+            exec 9>>"$LOCK"
+            if [[ "$SOLO" == *" $name "* ]]; then flock -x 9; else flock -s 9; fi
             start=$(date +%s)
-            PGDATABASE=$db timeout 900 bash "$t" >"$RUN/$name.out" 2>&1
+            PGDATABASE=$db timeout 900 bash "$t" >"$RUN/$name.out" 2>&1 9>&-
             rc=$?
+            flock -u 9
             grep -E '^(ok|not ok|#)' "$RUN/$name.out" || true
             p=$(grep -cE '^ok ' "$RUN/$name.out")
             f=$(grep -cE '^not ok' "$RUN/$name.out")
@@ -113,6 +123,7 @@ run_other() {   # run_other VARIANT
     for d in "$(pg_config --bindir)" "$(pg_config --pkglibdir)" "$(pg_config --sharedir)"; do
         mkdir -p "$pg$d"; cp -a "$d/." "$pg$d/"
     done
+    rm -rf "$pg$(pg_config --pkglibdir)/bitcode/fsmml"*      # the release build's; this one makes none
     cd "$src" || return
     export FSMML_DESTDIR=$pg PATH=$pg$(pg_config --bindir):$PATH
     PGBIN=$pg$PGBIN RUN=$RUN-$v run_suite "$v"
