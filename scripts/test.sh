@@ -74,10 +74,10 @@ run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $R
             if [ "$variant" != "$FIRST" ] && ! grep -qE 'psql|(^|[^a-z_])q "' "$t"; then continue; fi
             echo "== shell: $name"
             db="fsmml_$name"
-            psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-            psql -qX -d "$db" -c "CREATE EXTENSION fsmml" >/dev/null
             exec 9>>"$LOCK"
             if [[ "$SOLO" == *" $name "* ]]; then flock -x 9; else flock -s 9; fi
+            psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+            psql -qX -d "$db" -c "CREATE EXTENSION fsmml" >/dev/null
             start=$(date +%s)
             PGDATABASE=$db timeout 900 bash "$t" >"$RUN/$name.out" 2>&1 9>&-
             rc=$?
