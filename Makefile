@@ -20,7 +20,7 @@ OBJS = \
 	src/registry/promote.o src/registry/model_io.o src/registry/model_card.o \
 	src/serve/champion_cache.o src/serve/payload.o src/serve/predict.o \
 	src/serve/pred_write.o src/serve/score.o src/serve/score_agents.o src/serve/series_write.o src/agents/agent.o \
-	src/serve/live_state.o src/serve/model_cache.o src/serve/live_score.o src/serve/live_listeners.o src/serve/live_trigger.o src/serve/live_capture.o src/serve/live_predict.o \
+	src/serve/live_state.o src/serve/model_cache.o src/serve/live_score.o src/serve/live_checks.o src/serve/live_listeners.o src/serve/live_trigger.o src/serve/live_capture.o src/serve/live_predict.o \
 	src/agents/agent_jsonb.o src/agents/agent_params.o src/agents/agent_train.o src/agents/agent_promote.o src/agents/calibration.o \
 	src/agents/direction_xgb.o src/agents/regime_kmeans.o src/agents/vol_quantile.o src/agents/state_fsm.o \
 	src/agents/exec_rules_agent.o src/agents/ensemble_weighted.o src/bgw/scheduler.o src/bgw/bgw_xact.o src/bgw/launcher.o \

@@ -92,6 +92,13 @@ extern void fsmml_model_cache_init(void);
 /* Trigger function on trading.agentversions: invalidates every backend's cache at commit. */
 extern Datum fsmml_versions_changed(PG_FUNCTION_ARGS);
 
+/* ---- live_checks.c */
+
+/* The next statement's CHECK constraints from the backend's planned copies. */
+extern void fsmml_live_checks_arm(void);
+extern void fsmml_live_checks_disarm(void);
+extern void fsmml_live_checks_init(void);
+
 /* ---- live_score.c */
 
 /*

@@ -459,8 +459,10 @@ flush_writes(LiveWrite *w)
 		fsmml_spi_keep_plan(plan, sql.data, nargs, types);
 		pfree(sql.data);
 	}
+	fsmml_live_checks_arm();
 	if (SPI_execute_plan(*plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing the live scores failed");
+	fsmml_live_checks_disarm();
 	memset(w->has, 0, sizeof(w->has));
 }
 

@@ -76,6 +76,7 @@ fsmml_live_init(void)
 							NULL, NULL, NULL);
 	fsmml_model_cache_init();
 	fsmml_live_capture_init();
+	fsmml_live_checks_init();
 }
 
 /* ---------------------------------------------------------------- rows in */
@@ -280,6 +281,7 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 			CurrentResourceOwner = oldowner;
 			MemoryContextReset(cxt);
 			fsmml_live_forget_partitions();
+			fsmml_live_checks_disarm();
 			if (used_new && ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
 				retry = true;
 			else

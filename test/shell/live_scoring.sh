@@ -241,6 +241,42 @@ check "... and its predictions written" \
     [ "$(q "SELECT count(*) FROM trading.agentpreds WHERE symbol = '$S' AND timestamp = '$(ts_of 5060)'")" = 5 ]
 q "DROP TRIGGER log_ins ON trading.agentsignals; DROP TRIGGER log_upd ON trading.agentsignals" >/dev/null
 live_equals_batch "after a bar whose signal row was there"
+
+# CHECK constraints of the tables live scoring writes are parsed and planned once per backend
+# (src/serve/live_checks.c): a long-lived session must see a constraint added, dropped, or a SQL
+# function inside one redefined by another session at its next bar.
+q "CREATE FUNCTION public.side_ok(s smallint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT s > -5'" >/dev/null
+out=$("$PY" - "$CSV" <<'PYEOF'
+import sys, psycopg2
+rows = [l.strip().split(",") for l in open(sys.argv[1]).read().splitlines()[5060:5066]]
+w = psycopg2.connect(""); w.autocommit = True; wc = w.cursor()       # the long-lived writer
+a = psycopg2.connect(""); a.autocommit = True; ac = a.cursor()       # the DBA
+def bar(i):
+    wc.execute("INSERT INTO trading.historicaldata VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", rows[i])
+    ac.execute("SELECT (SELECT count(*) FROM trading.agentsignals WHERE symbol = %s AND timestamp = %s), "
+               "(SELECT string_agg(sqlstate, ',') FROM fsmml.scoring_errors WHERE symbol = %s AND timestamp = %s)",
+               (rows[i][0], rows[i][2], rows[i][0], rows[i][2]))
+    return "%d/%s" % ac.fetchone()
+print("plain", bar(0))
+ac.execute("ALTER TABLE trading.agentsignals ADD CONSTRAINT live_no_signal CHECK (strength < 0) NOT VALID")
+print("added", bar(1))
+ac.execute("ALTER TABLE trading.agentsignals DROP CONSTRAINT live_no_signal")
+ac.execute("ALTER TABLE trading.agentsignals ADD CONSTRAINT live_side_ok CHECK (public.side_ok(side)) NOT VALID")
+print("function", bar(2))      # re-scored from the rejected bar on (batch path)
+print("function_live", bar(3)) # a new bar after a scored one: the live write statement
+ac.execute("CREATE OR REPLACE FUNCTION public.side_ok(s smallint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT s > 5'")
+print("redefined", bar(4))
+ac.execute("ALTER TABLE trading.agentsignals DROP CONSTRAINT live_side_ok")
+print("dropped", bar(5))
+PYEOF
+)
+echo "$out" | sed 's/^/# /'
+check "a long-lived session scores a bar" grep -qx "plain 1/None" <<<"$out"
+check "... a CHECK added by another session rejects its next bar's signal (23514 recorded, bar kept)" grep -qx "added 0/23514" <<<"$out"
+check "... a CHECK calling a SQL function passes while the function (inlined by the planner) says true" \
+    grep -qx "function_live 1/None" <<<"$out"
+check "... and rejects once another session redefines the function" grep -qx "redefined 0/23514" <<<"$out"
+check "... dropped: the next bar scores again" grep -qx "dropped 1/None" <<<"$out"
 check "no backend crashed" [ "$(q "SELECT 1")" = 1 ]
 # A backend predicting single rows again and again compiles its gbtree champions into forests
 # (src/xgb/xgb_forest.c), trusted only when they matched XGBoost on probe rows: the second call
