@@ -135,12 +135,15 @@ only_new_bars(const char *symbol, const char *timeframe, int64 last_ts, const Fs
 	return count == n;
 }
 
+/* Whether the series being scored writes with plain INSERTs (score_series_guarded reads it). */
+static bool scoring_new = false;
+
 /*
  * Scores bars[0..n) of one series (ascending).  since: the earliest bar an
  * UPDATE changed (INT64_MAX for an INSERT).  allow_new: one new bar may go
- * in with plain INSERTs (LIVE_WRITE_NEW); returns whether it did.
+ * in with plain INSERTs (LIVE_WRITE_NEW, noted in scoring_new).
  */
-static bool
+static void
 score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 since,
 			 bool allow_new)
 {
@@ -161,6 +164,7 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 
 		/* one bar after the newest featured one: no row of it is expected anywhere */
 		used_new = allow_new && n == 1;
+		scoring_new = used_new;
 
 		memcpy(feats, fsmml_live_series_prev(s), sizeof(double) * FS_NFEATURES);
 		memset(&bars[0], 0, sizeof(FsBar));
@@ -199,7 +203,6 @@ score_series(const char *symbol, const char *timeframe, InBar *in, int n, int64 
 			ts[i] = bars[i + 1].ts;
 		fsmml_live_notify_stored(symbol, timeframe, ts, n);
 	}
-	return used_new;
 }
 
 static void
@@ -247,9 +250,9 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 	do
 	{
 		bool		allow_new = !retry;
-		volatile bool used_new = false;
 
 		retry = false;
+		scoring_new = false;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
@@ -262,7 +265,6 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 			/* fsmml_build_features' lock first, then the state row: one order, no deadlock */
 			fsmml_lock_series_build(symbol, timeframe);
 			PushActiveSnapshot(GetTransactionSnapshot());
-			used_new = allow_new && n == 1;
 			score_series(symbol, timeframe, in, n, since, allow_new);
 			PopActiveSnapshot();
 			ReleaseCurrentSubTransaction();
@@ -282,7 +284,7 @@ score_series_guarded(const char *symbol, const char *timeframe, InBar *in, int n
 			MemoryContextReset(cxt);
 			fsmml_live_forget_partitions();
 			fsmml_live_checks_disarm();
-			if (used_new && ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+			if (scoring_new && ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
 				retry = true;
 			else
 				record_error(symbol, timeframe, in[0].bar.ts, n, ed);
