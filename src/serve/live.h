@@ -57,6 +57,14 @@ extern const double *fsmml_live_series_prev(LiveSeries *s);
  */
 extern void fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
 									  const FsBar *bars, int n, double *out, bool write);
+/*
+ * The upsert of one trading.features row: $1 symbol, $2 timeframe, $3
+ * timestamp, $4.. the kernel features (live_score.c takes it up to its
+ * ON CONFLICT for a new bar).  fsmml_live_feature_args: those features as
+ * SPI arguments (NaN as NULL).
+ */
+extern const char *fsmml_live_feature_row_sql(void);
+extern void fsmml_live_feature_args(const double *f, Datum *values, char *nulls);
 /* Kernel features of one bar from trading.features (false when no row). */
 extern bool fsmml_live_read_features(const char *symbol, const char *timeframe, int64 ts,
 									 double *out);

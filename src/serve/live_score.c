@@ -331,30 +331,6 @@ typedef struct LiveWrite
 	char		nulls[NPARTS][3 + FS_NFEATURES];
 } LiveWrite;
 
-/* INSERT of one bar's features row: $3 timestamp, $4.. the kernel features */
-static const char *
-features_sql(void)
-{
-	static char *sql = NULL;
-
-	if (sql == NULL)
-	{
-		StringInfoData s;
-
-		initStringInfo(&s);
-		appendStringInfoString(&s, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\"");
-		for (int j = 0; j < FS_NFEATURES; j++)
-			appendStringInfo(&s, ", %s", quote_identifier(fs_feature_catalog[j].name));
-		appendStringInfoString(&s, ") VALUES ($1, $2, $3");
-		for (int j = 0; j < FS_NFEATURES; j++)
-			appendStringInfo(&s, ", $%d", j + 4);
-		appendStringInfoChar(&s, ')');
-		sql = MemoryContextStrdup(TopMemoryContext, s.data);
-		pfree(s.data);
-	}
-	return sql;
-}
-
 /* a part's statement; fresh: the one row of a new bar, plain INSERT */
 static const char *
 part_sql(int part, bool fresh)
@@ -362,7 +338,7 @@ part_sql(int part, bool fresh)
 	switch (part)
 	{
 		case PART_FEATURES:
-			return features_sql();
+			return fsmml_live_feature_row_sql();	/* only fresh: cut at its ON CONFLICT */
 		case PART_PREDS:
 			return preds_sql;
 		case PART_STATES:
@@ -476,13 +452,7 @@ write_features(LiveWrite *w, const char *symbol, const char *timeframe, int64 ts
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = CStringGetTextDatum(timeframe);
 	values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(ts));
-	for (int j = 0; j < FS_NFEATURES; j++)
-	{
-		bool		null = !isfinite(f[j]);
-
-		nulls[3 + j] = null ? 'n' : ' ';
-		values[3 + j] = Float8GetDatum(null ? 0 : f[j]);
-	}
+	fsmml_live_feature_args(f, values + 3, nulls + 3);
 	w->has[PART_FEATURES] = true;
 }
 

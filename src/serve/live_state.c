@@ -306,7 +306,46 @@ fsmml_live_read_features(const char *symbol, const char *timeframe, int64 ts, do
 	return true;
 }
 
-/* INSERT ... ON CONFLICT of one feature row: $1 symbol, $2 timeframe, $3 ts, $4.. features. */
+const char *
+fsmml_live_feature_row_sql(void)
+{
+	static char *sql = NULL;
+
+	if (sql == NULL)
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		appendStringInfo(&s, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\", %s) "
+						 "VALUES ($1, $2, $3", kernel_columns(""));
+		for (int i = 0; i < FS_NFEATURES; i++)
+			appendStringInfo(&s, ", $%d", i + 4);
+		appendStringInfoString(&s, ") ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET ");
+		for (int i = 0; i < FS_NFEATURES; i++)
+		{
+			const char *col = quote_identifier(fs_feature_catalog[i].name);
+
+			appendStringInfo(&s, "%s%s = EXCLUDED.%s", i ? ", " : "", col, col);
+		}
+		sql = MemoryContextStrdup(TopMemoryContext, s.data);
+		pfree(s.data);
+	}
+	return sql;
+}
+
+void
+fsmml_live_feature_args(const double *f, Datum *values, char *nulls)
+{
+	for (int j = 0; j < FS_NFEATURES; j++)
+	{
+		bool		null = !isfinite(f[j]);
+
+		nulls[j] = null ? 'n' : ' ';
+		values[j] = Float8GetDatum(null ? 0 : f[j]);
+	}
+}
+
+/* The plan of fsmml_live_feature_row_sql. */
 static SPIPlanPtr
 feature_row_plan(void)
 {
@@ -314,27 +353,14 @@ feature_row_plan(void)
 
 	if (plan == NULL)
 	{
-		StringInfoData sql;
 		Oid			types[3 + FS_NFEATURES];
 
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO trading.features (symbol, timeframe, \"timestamp\", %s) "
-						 "VALUES ($1, $2, $3", kernel_columns(""));
-		for (int i = 0; i < FS_NFEATURES; i++)
-			appendStringInfo(&sql, ", $%d", i + 4);
-		appendStringInfoString(&sql, ") ON CONFLICT (symbol, timeframe, \"timestamp\") DO UPDATE SET ");
-		for (int i = 0; i < FS_NFEATURES; i++)
-		{
-			const char *col = quote_identifier(fs_feature_catalog[i].name);
-
-			appendStringInfo(&sql, "%s%s = EXCLUDED.%s", i ? ", " : "", col, col);
-		}
 		types[0] = TEXTOID;
 		types[1] = TEXTOID;
 		types[2] = TIMESTAMPTZOID;
 		for (int i = 0; i < FS_NFEATURES; i++)
 			types[3 + i] = FLOAT8OID;
-		fsmml_spi_keep_plan(&plan, sql.data, 3 + FS_NFEATURES, types);
+		fsmml_spi_keep_plan(&plan, fsmml_live_feature_row_sql(), 3 + FS_NFEATURES, types);
 	}
 	return plan;
 }
@@ -367,7 +393,7 @@ void
 fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timeframe,
 						  const FsBar *bars, int n, double *out, bool write)
 {
-	SPIPlanPtr	fplan = feature_row_plan();
+	SPIPlanPtr	fplan = write ? feature_row_plan() : NULL;
 	Datum		values[3 + FS_NFEATURES];
 	char		nulls[3 + FS_NFEATURES];
 
@@ -381,16 +407,11 @@ fsmml_live_series_advance(LiveSeries *s, const char *symbol, const char *timefra
 
 		if (status != FS_OK)
 			fsmml_report_bad_bar(symbol, timeframe, &bars[i], status);
+		CHECK_FOR_INTERRUPTS();
 		if (!write)
 			continue;
 		values[2] = TimestampTzGetDatum(fsmml_unix_to_ts(bars[i].ts));
-		for (int j = 0; j < FS_NFEATURES; j++)
-		{
-			bool		null = !isfinite(f[j]);
-
-			nulls[3 + j] = null ? 'n' : ' ';
-			values[3 + j] = Float8GetDatum(null ? 0 : f[j]);
-		}
+		fsmml_live_feature_args(f, values + 3, nulls + 3);
 		nulls[0] = nulls[1] = nulls[2] = ' ';
 		if (SPI_execute_plan(fplan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing trading.features failed");
