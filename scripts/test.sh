@@ -19,15 +19,39 @@ RUN=${FSMML_TEST_DIR:-/tmp/fsmml-test}
 ONLY=${1:-all}
 BUILDS=${FSMML_BUILDS:-release assert}
 FIRST=${BUILDS%% *}
-# Shell tests that time the server (cancel within 1 s, wake-up within 100 ms, a calibrated
-# statement_timeout): they run alone, the other variant's tests hold off meanwhile ($LOCK: every
-# other test takes it shared, these exclusively).
-SOLO=" bgw_scheduler train_cancel training_progress xgb_limits xgb_memory "
+# Shell tests that time the server against the wall clock (cancel within 1 s, wake-up within
+# 100 ms, jobs at once or one at a time): they run alone, the other variant's tests hold off
+# meanwhile ($LOCK: every other test takes it shared, these exclusively).  They run last, as one
+# block under one exclusive lock: taking it waits for the other variant's current test to end,
+# once per block rather than once per solo test.  Tests that measure memory or CPU ticks
+# (train_cancel_leak, xgb_memory, bgw_scheduler's idle CPU) need no solo.
+SOLO=" bgw_timing train_cancel training_progress xgb_limits "
 LOCK=$RUN.lock
 
 ./scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 . scripts/cluster.sh
 trap 'for v in $BUILDS; do [ "$v" = "$FIRST" ] && d=$RUN || d=$RUN-$v; cluster_stop "$d"; done' EXIT
+
+shell_test() {   # shell_test FILE: runs one shell test in a fresh database (the caller holds $LOCK); adds to pass, fail
+    local t=$1 name db start rc p f
+    name=$(basename "$t" .sh)
+    echo "== shell: $name"
+    db="fsmml_$name"
+    psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    psql -qX -d "$db" -c "CREATE EXTENSION fsmml" >/dev/null
+    start=$(date +%s)
+    PGDATABASE=$db timeout 900 bash "$t" >"$RUN/$name.out" 2>&1 9>&-
+    rc=$?
+    grep -E '^(ok|not ok|#)' "$RUN/$name.out" || true
+    p=$(grep -cE '^ok ' "$RUN/$name.out")
+    f=$(grep -cE '^not ok' "$RUN/$name.out")
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1; echo "not ok - $name exited $rc"; tail -20 "$RUN/$name.out"
+    fi
+    [ "$f" -gt 0 ] && tail -30 "$RUN/$name.out"
+    echo "# $name: $(( $(date +%s) - start )) s"
+    pass=$((pass + p)); fail=$((fail + f))
+}
 
 run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $RUN; "pass fail" -> $RUN.counts
     local variant=$1 p f pass=0 fail=0
@@ -66,32 +90,25 @@ run_suite() {   # run_suite VARIANT: builds it in ., tests it on a cluster in $R
 
     exec 9>&-
     if [ "$ONLY" = all ] || [ "$ONLY" = shell ]; then
+        local t name tests=() solos=()
         for t in test/shell/*.sh; do
             name=$(basename "$t" .sh)
             if [ -n "${FSMML_SHELL_TESTS:-}" ] && ! [[ " $FSMML_SHELL_TESTS " == *" $name "* ]]; then continue; fi
             # Tests that never touch the server (kernel units, references) gain nothing from an
             # assert-enabled server: they run with the first variant only.
             if [ "$variant" != "$FIRST" ] && ! grep -qE 'psql|(^|[^a-z_])q "' "$t"; then continue; fi
-            echo "== shell: $name"
-            db="fsmml_$name"
-            exec 9>>"$LOCK"
-            if [[ "$SOLO" == *" $name "* ]]; then flock -x 9; else flock -s 9; fi
-            psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-            psql -qX -d "$db" -c "CREATE EXTENSION fsmml" >/dev/null
-            start=$(date +%s)
-            PGDATABASE=$db timeout 900 bash "$t" >"$RUN/$name.out" 2>&1 9>&-
-            rc=$?
-            flock -u 9
-            grep -E '^(ok|not ok|#)' "$RUN/$name.out" || true
-            p=$(grep -cE '^ok ' "$RUN/$name.out")
-            f=$(grep -cE '^not ok' "$RUN/$name.out")
-            if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-                f=1; echo "not ok - $name exited $rc"; tail -20 "$RUN/$name.out"
-            fi
-            [ "$f" -gt 0 ] && tail -30 "$RUN/$name.out"
-            echo "# $name: $(( $(date +%s) - start )) s"
-            pass=$((pass + p)); fail=$((fail + f))
+            if [[ "$SOLO" == *" $name "* ]]; then solos+=("$t"); else tests+=("$t"); fi
         done
+        exec 9>>"$LOCK"
+        for t in "${tests[@]}"; do
+            flock -s 9; shell_test "$t"; flock -u 9
+        done
+        if [ ${#solos[@]} -gt 0 ]; then
+            flock -x 9
+            for t in "${solos[@]}"; do shell_test "$t"; done
+            flock -u 9
+        fi
+        exec 9>&-
     fi
 
     # A backend killed by a signal resets every connection of the server: a failure of the

@@ -13,17 +13,21 @@ psql -X -q -c "DROP ROLE IF EXISTS bgw_restarter" -c "CREATE ROLE bgw_restarter 
     -c "ALTER SYSTEM SET fsmml.max_workers = 2" -c "ALTER SYSTEM SET fsmml.job_retry_delay = '1s'" \
     -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null
 FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
-# trainings of several seconds each (one thread): they outlive the 5 s until the launcher is back
-P="{\"folds\": 1, \"rounds\": 1500, \"early_stopping_rounds\": 0, \"lookback\": \"all\", $FEAT, \"xgb\": {\"nthread\": 1, \"max_depth\": 8}}"
+# trainings of 10 s or more each (one thread), also on an idle machine (1500 rounds took 6 s):
+# they outlive the 5 s until the launcher is back and the 1 s after it
+P="{\"folds\": 1, \"rounds\": 2500, \"early_stopping_rounds\": 0, \"lookback\": \"all\", $FEAT, \"xgb\": {\"nthread\": 1, \"max_depth\": 8}}"
+# and of 2-4 s: the jobs that need not outlive a restart (the kill -9 lands within a few
+# tens of ms of seeing two jobs running; the sampler polls every 50 ms)
+PS="{\"folds\": 1, \"rounds\": 500, \"early_stopping_rounds\": 0, \"lookback\": \"all\", $FEAT, \"xgb\": {\"nthread\": 1, \"max_depth\": 8}}"
 for s in L1 L2 L3 L4; do
     gen_walk $s 8000 $((RANDOM % 50)) 0.001 >/dev/null
     q "SELECT fsmml_build_features('$s', '1m')" >/dev/null
 done
 server_up() { for _ in $(seq 300); do psql -X -At -c "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 launcher() { q "SELECT coalesce(launcher_pid, 0) FROM fsmml_scheduler_status()" 2>/dev/null; }
-queue4() {
-    psql -X -At -c "SET ROLE bgw_restarter" -c "SELECT string_agg(fsmml_retrain_now('DirectionXGB', s, '1m', '$P')::text, ',')
-                                               FROM unnest('{L1,L2,L3,L4}'::text[]) s" | tail -1
+queue4() {   # queue4 PARAMS-L1-L2 PARAMS-L3-L4: four jobs in id order (the launcher claims by id), ids
+    psql -X -At -c "SET ROLE bgw_restarter" -c "SELECT string_agg(fsmml_retrain_now('DirectionXGB', s, '1m', p)::text, ',' ORDER BY n)
+                                               FROM (VALUES (1, 'L1', '$1'::jsonb), (2, 'L2', '$1'), (3, 'L3', '$2'), (4, 'L4', '$2')) v(n, s, p)" | tail -1
 }
 sampler() {   # sampler IDS FILE: highest count of running jobs, sampled every 50 ms in one backend
     psql -X -q -c "DO \$\$ DECLARE m int := 0; BEGIN FOR i IN 1..4800 LOOP
@@ -41,7 +45,7 @@ report() { psql -X -c "SELECT id, symbol, status, attempt, retry_of, pid, starte
                        FROM fsmml.jobs WHERE id IN ($1) OR retry_of IN ($1) ORDER BY id" | sed 's/^/# /'; }
 
 # ---- SIGTERM: the predecessor's two workers keep training while a new launcher starts
-ids=$(queue4)
+ids=$(queue4 "$P" "$PS")
 wait_for 30 "SELECT count(*) = 2 FROM fsmml.jobs WHERE id IN ($ids) AND status = 'running'"
 check "max_workers 2: two of the four jobs run" [ $? = 0 ]
 l0=$(launcher)
@@ -72,7 +76,7 @@ check "the last two jobs started only after an inherited worker finished" \
              WHERE b.id IN ($ids))")" = 2 ]
 
 # ---- kill -9 of the launcher: the postmaster resets every process, the jobs are retried
-ids=$(queue4)
+ids=$(queue4 "$PS" "$PS")
 wait_for 30 "SELECT count(*) = 2 FROM fsmml.jobs WHERE id IN ($ids) AND status = 'running'"
 check "again two of four jobs run" [ $? = 0 ]
 l0=$(launcher)
@@ -90,6 +94,9 @@ report "$ids"
 m=$(grep -o 'max running [0-9]*' "$FSMML_TEST_DIR/sampler-kill" | awk '{print $3}')
 echo "# after kill -9 of launcher $l0: most jobs running at once, sampled $m"
 check "after the reset, never more than 2 jobs running at once (sampled)" [ "${m:-99}" -le 2 ]
+check "the kill -9 lost the two running jobs: failed as lost, each retried once" \
+    [ "$(q "SELECT count(*) FROM fsmml.jobs a JOIN fsmml.jobs r ON r.retry_of = a.id
+             WHERE a.id IN ($ids) AND a.status = 'failed' AND a.error LIKE 'the worker was lost%'")" = 2 ]
 check "each instance got exactly one version from this round (lost jobs retried once)" \
     [ "$(q "SELECT count(*) FILTER (WHERE status = 'succeeded') || '/' || count(DISTINCT symbol) FROM fsmml.jobs
              WHERE id IN ($ids) OR retry_of IN ($ids)")" = 4/4 ]
