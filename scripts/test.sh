@@ -24,8 +24,8 @@ FIRST=${BUILDS%% *}
 # meanwhile ($LOCK: every other test takes it shared, these exclusively).  They run last, as one
 # block under one exclusive lock: taking it waits for the other variant's current test to end,
 # once per block rather than once per solo test.  Tests that measure memory or CPU ticks
-# (train_cancel_leak, xgb_memory, bgw_scheduler's idle CPU) or refuse parameters (xgb_limits_params) need
-# no solo.
+# (train_cancel_leak, xgb_memory, bgw_scheduler's idle CPU) or check refusals
+# (xgb_limits_params) need no solo.
 SOLO=" bgw_timing train_cancel training_progress xgb_limits "
 LOCK=$RUN.lock
 
