@@ -123,20 +123,27 @@ FROM (SELECT symbol, timeframe, "timestamp" + interval '1 minute' AS ts, close A
       FROM trading.historicaldata WHERE symbol = 'PB' || :sym AND timeframe = '1m'
       ORDER BY "timestamp" DESC LIMIT 1) s;
 SQL
-# Twice: nobody LISTENing (live scoring skips the NOTIFY), then with a client LISTENing on
+# Nobody LISTENing (live scoring skips the NOTIFY; simple, then prepared protocol), then with a client LISTENing on
 # fsmml_signals (every scoring transaction NOTIFYs: PostgreSQL's notify lock makes them commit one
 # at a time, WAL flush included).
-pgbench_run() {   # pgbench_run LABEL
+# The query protocol is the client's choice, not fsmml's work: simple (parsed and planned per
+# INSERT) and prepared (-M prepared, as a driver with prepared statements sends it) side by side.
+pgbench_run() {   # pgbench_run LABEL [PROTOCOL]
     local before sig_before bars sigs
     before=$(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'")
     sig_before=$(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'")
-    pgbench -n -d "$DB" -c "$CLIENTS" -j 2 -T "$SECONDS_PGBENCH" -D nclients="$CLIENTS" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
-    grep -E "number of (transactions|failed)|latency average|tps" "$TMP/pgbench.txt" | sed "s/^/pgbench ($1): /"
+    pgbench -n -P 1 -M "${2:-simple}" -d "$DB" -c "$CLIENTS" -j 2 -T "$SECONDS_PGBENCH" -D nclients="$CLIENTS" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
+    grep -E "number of (transactions|failed)|latency average|^tps" "$TMP/pgbench.txt" | sed "s/^/pgbench ($1): /"
+    # each new connection loads its symbols' champions first (60 models for 10 symbols): the
+    # rate once they are loaded, from pgbench's per-second progress after the first 5 s
+    awk -v l="$1" '/^progress: / {t = $2 + 0; if (t > 5) {s += $4; n++}}
+        END {if (n) printf "pgbench (%s): after the first 5 s: %.0f tps (mean of %d per-second figures)\n", l, s / n, n}' "$TMP/pgbench.txt"
     bars=$(( $(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'") - before ))
     sigs=$(( $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'") - sig_before ))
     echo "pgbench ($1): $bars bars inserted, $sigs signals written ($(( bars - sigs )) missing), $(q "SELECT count(*) FROM fsmml.scoring_errors WHERE symbol LIKE 'PB%'") scoring errors, $(echo "scale=0; $sigs / $SECONDS_PGBENCH" | bc) scored bars/s"
 }
 pgbench_run "no listener"
+pgbench_run "no listener, prepared" prepared
 "$PY" - "$DB" "$TMP/heard" <<'PYEOF' &
 import select, sys, time, psycopg2
 c = psycopg2.connect(dbname=sys.argv[1]); c.autocommit = True; c.cursor().execute("LISTEN fsmml_signals")

@@ -1654,3 +1654,14 @@ GRANT EXECUTE ON FUNCTION fsmml_create_endpoint(text, text, text, text, text[], 
 REVOKE ALL ON FUNCTION fsmml_delivery_wake() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fsmml_delivery_wake() TO fsmml_owner;
 /* ---- end i11 ---- */
+
+/* ---- i9: who listens on fsmml_signals ----------------------------------------------------------
+ * Live scoring NOTIFYs only while some backend listens (src/serve/live_listeners.c); this says how
+ * many are counted.  An UNLISTEN of the channel, UNLISTEN * or DISCARD ALL uncounts at commit. */
+CREATE FUNCTION fsmml_signal_listeners() RETURNS integer
+    AS 'MODULE_PATHNAME', 'fsmml_signal_listeners'
+    LANGUAGE C VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION fsmml_signal_listeners() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fsmml_signal_listeners() TO fsmml_reader;
+/* ---- end i9 listeners ---- */

@@ -8,7 +8,9 @@
 #   2. NOTIFY fsmml_signals only when some backend ran LISTEN fsmml_signals (shared counter kept by
 #      a ProcessUtility hook): a listener that starts after bars were scored without anybody
 #      listening receives the next bar's notification, and so does one listening on a
-#      connection that first listened elsewhere and UNLISTENed.
+#      connection that first listened elsewhere and UNLISTENed; the count (fsmml_signal_listeners)
+#      drops at the commit of UNLISTEN fsmml_signals, UNLISTEN * or DISCARD ALL and at backend
+#      exit, never for a rolled-back UNLISTEN;
 . "$(dirname "$0")/../lib.sh"
 set -u
 # endpoints live in fsmml.database (the delivery worker's): the test runs there
@@ -104,6 +106,61 @@ check "bars scored while nobody listens still write their signals" [ "$(echo "$o
 check "a listener that starts later gets the next bar's notification" [ "$(echo "$out" | awk '$1 == "late_listener" {print $2}')" = 1 ]
 check "a second listener (after LISTEN elsewhere and UNLISTEN *) and the first both get the next one" \
     [ "$(echo "$out" | awk '$1 == "second_listener" {print $2 $3}')" = 11 ]
+
+# ---- 2b. the listener count follows UNLISTEN, UNLISTEN *, DISCARD ALL and backend exit, at commit
+# (fsmml_signal_listeners(): cluster-wide, so counted from this part's own starting figure)
+out=$("$PY" - <<'PY'
+import os, select, psycopg2
+db = os.environ["PGDATABASE"]
+def conn():
+    c = psycopg2.connect(dbname=db); c.autocommit = True; return c, c.cursor()
+o, oc = conn()
+def n():
+    oc.execute("SELECT fsmml_signal_listeners()"); return oc.fetchone()[0]
+base = n()
+l, lc = conn()
+def d(): return n() - base
+lc.execute("LISTEN fsmml_signals"); lc.execute("LISTEN fsmml_signals"); print("listen_twice", d())
+lc.execute("UNLISTEN other_channel"); print("unlisten_other", d())
+lc.execute("UNLISTEN fsmml_signals"); print("unlisten", d())
+lc.execute("LISTEN fsmml_signals")
+lc.execute("BEGIN"); lc.execute("UNLISTEN *"); print("unlisten_uncommitted", d()); lc.execute("ROLLBACK")
+print("unlisten_rolled_back", d())
+lc.execute("BEGIN"); lc.execute("SAVEPOINT a"); lc.execute("UNLISTEN fsmml_signals")
+lc.execute("ROLLBACK TO SAVEPOINT a"); lc.execute("COMMIT"); print("unlisten_savepoint_rolled_back", d())
+wc = o.cursor()
+wc.execute("INSERT INTO trading.historicaldata SELECT 'GATE2', '1m', max(\"timestamp\") + interval '1 minute', 100, 100.1, 99.9, 100.05, 10 "
+           "FROM trading.historicaldata WHERE symbol = 'GATE2' AND timeframe = '1m'")
+got = 0
+if select.select([l], [], [], 2.0) != ([], [], []):
+    l.poll(); got = len(l.notifies); del l.notifies[:]
+print("still_listening_gets", got)
+lc.execute("BEGIN"); lc.execute("UNLISTEN *"); lc.execute("LISTEN fsmml_signals"); lc.execute("COMMIT"); print("unlisten_then_listen", d())
+lc.execute("BEGIN"); lc.execute("UNLISTEN *"); lc.execute("COMMIT"); print("unlisten_all", d())
+lc.execute("LISTEN fsmml_signals"); lc.execute("DISCARD ALL"); print("discard_all", d())
+lc.execute("LISTEN fsmml_signals"); l.close()
+import time
+for _ in range(50):
+    if d() == 0: break
+    time.sleep(0.1)
+print("backend_exit", d())
+PY
+)
+echo "$out" | sed 's/^/# /'
+lv() { echo "$out" | awk -v k="$1" '$1 == k {print $2}'; }
+check "LISTEN twice counts the backend once" [ "$(lv listen_twice)" = 1 ]
+check "UNLISTEN of another channel leaves it counted" [ "$(lv unlisten_other)" = 1 ]
+check "UNLISTEN fsmml_signals uncounts it" [ "$(lv unlisten)" = 0 ]
+check "an UNLISTEN * not yet committed still counts it" [ "$(lv unlisten_uncommitted)" = 1 ]
+check "an UNLISTEN * rolled back leaves it counted" [ "$(lv unlisten_rolled_back)" = 1 ]
+check "an UNLISTEN rolled back to a savepoint leaves it counted" [ "$(lv unlisten_savepoint_rolled_back)" = 1 ]
+check "... and it still receives the next bar's notification" [ "$(lv still_listening_gets)" = 1 ]
+check "UNLISTEN * then LISTEN in one transaction: still counted" [ "$(lv unlisten_then_listen)" = 1 ]
+check "a committed UNLISTEN * uncounts it" [ "$(lv unlisten_all)" = 0 ]
+check "DISCARD ALL uncounts it" [ "$(lv discard_all)" = 0 ]
+check "a listening backend that exits is uncounted" [ "$(lv backend_exit)" = 0 ]
+check "fsmml_signal_listeners is not PUBLIC" \
+    grep -q "permission denied for function fsmml_signal_listeners" <<<"$(psql -X -At -c "CREATE ROLE gate_nobody" -c "SET ROLE gate_nobody" -c "SELECT fsmml_signal_listeners()" 2>&1; psql -X -q -c "DROP ROLE gate_nobody")"
 
 # ---- 3. the feature state saved every fsmml.live_state_interval bars, resumed by any backend
 # Three sessions take turns inserting bars (one with the interval at 1, one at 5, one at the
