@@ -1142,21 +1142,24 @@ WITH champ AS (
     WHERE av.status = 'champion'
 ), labelled AS (
     -- each prediction with the closes its label needs: now, next bar, H bars later, 2 bars later
-    SELECT c.id, c.symbol, c.timeframe, c.kind, c.h, c.fee_bps, c.long_t, c.short_t, c.sl_mult, c.step,
-           p."timestamp", p.payload,
-           b0.close AS c0, b1.close AS c1, bh.close AS ch, b2.close AS c2
-    FROM champ c
-    JOIN trading.agentpreds p ON p.agent_version_id = c.id AND p.symbol = c.symbol
-         AND p.timeframe = c.timeframe AND (c.kind <> 'direction' OR p.horizon = c.h)
-    JOIN trading.historicaldata b0 ON b0.symbol = p.symbol AND b0.timeframe = p.timeframe
-         AND b0."timestamp" = p."timestamp"
-    LEFT JOIN trading.historicaldata b1 ON b1.symbol = p.symbol AND b1.timeframe = p.timeframe
-         AND b1."timestamp" = p."timestamp" + c.step
-    LEFT JOIN trading.historicaldata bh ON bh.symbol = p.symbol AND bh.timeframe = p.timeframe
-         AND bh."timestamp" = p."timestamp" + c.h * c.step
-    LEFT JOIN trading.historicaldata b2 ON b2.symbol = p.symbol AND b2.timeframe = p.timeframe
-         AND b2."timestamp" = p."timestamp" + 2 * c.step
-    WHERE c.kind IN ('direction', 'volatility', 'execution', 'state', 'regime')
+    -- (each close a primary-key lookup of its own: as joins, a planner with no statistics yet
+    -- scanned the series once per prediction)
+    SELECT l.* FROM (
+        SELECT c.id, c.symbol, c.timeframe, c.kind, c.h, c.fee_bps, c.long_t, c.short_t, c.sl_mult, c.step,
+               p."timestamp", p.horizon, p.payload,
+               (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = p.symbol AND b.timeframe = p.timeframe
+                 AND b."timestamp" = p."timestamp") AS c0,
+               (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = p.symbol AND b.timeframe = p.timeframe
+                 AND b."timestamp" = p."timestamp" + c.step) AS c1,
+               (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = p.symbol AND b.timeframe = p.timeframe
+                 AND b."timestamp" = p."timestamp" + c.h * c.step) AS ch,
+               (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = p.symbol AND b.timeframe = p.timeframe
+                 AND b."timestamp" = p."timestamp" + 2 * c.step) AS c2
+        FROM champ c
+        JOIN trading.agentpreds p ON p.agent_version_id = c.id AND p.symbol = c.symbol
+             AND p.timeframe = c.timeframe AND (c.kind <> 'direction' OR p.horizon = c.h)
+        WHERE c.kind IN ('direction', 'volatility', 'execution', 'state', 'regime')) l
+    WHERE l.c0 IS NOT NULL
 ), dir AS (
     SELECT l.id, l."timestamp", (l.payload ->> 'prob_up')::float8 AS prob, (l.ch > l.c0)::integer AS y,
            (l.ch / l.c0 - 1)::float8 AS ret, l.h, l.fee_bps,
@@ -1173,25 +1176,31 @@ WITH champ AS (
     SELECT l.id, l."timestamp", (l.payload ->> 'side')::integer AS side, (l.c1 / l.c0 - 1)::float8 AS ret1
     FROM labelled l WHERE l.kind = 'execution' AND l.c1 IS NOT NULL AND l.payload ? 'side'
     UNION ALL
-    SELECT c.id, s."timestamp", s.side, (b1.close / b0.close - 1)::float8
-    FROM champ c
-    JOIN trading.agentsignals s ON s.ensemble_version_id = c.id AND s.symbol = c.symbol AND s.timeframe = c.timeframe
-    JOIN trading.historicaldata b0 ON b0.symbol = s.symbol AND b0.timeframe = s.timeframe
-         AND b0."timestamp" = s."timestamp"
-    JOIN trading.historicaldata b1 ON b1.symbol = s.symbol AND b1.timeframe = s.timeframe
-         AND b1."timestamp" = s."timestamp" + c.step
-    WHERE c.kind = 'ensemble'
+    SELECT e.id, e."timestamp", e.side, (e.c1 / e.c0 - 1)::float8
+    FROM (SELECT c.id, s."timestamp", s.side,
+                 (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = s.symbol AND b.timeframe = s.timeframe
+                 AND b."timestamp" = s."timestamp") AS c0,
+                 (SELECT b.close FROM trading.historicaldata b WHERE b.symbol = s.symbol AND b.timeframe = s.timeframe
+                 AND b."timestamp" = s."timestamp" + c.step) AS c1
+          FROM champ c
+          JOIN trading.agentsignals s ON s.ensemble_version_id = c.id AND s.symbol = c.symbol
+               AND s.timeframe = c.timeframe
+          WHERE c.kind = 'ensemble') e
+    WHERE e.c0 IS NOT NULL AND e.c1 IS NOT NULL
 ), traded_changes AS (
     SELECT t.*, abs(side - coalesce(lag(side) OVER (PARTITION BY id ORDER BY "timestamp"), 0)) AS change
     FROM traded t
 ), pairs AS (
     -- state and regime: a bar's prediction beside the next bar's, of the same version
-    SELECT l.id, l.kind, l."timestamp", l.payload, n.payload AS next_payload,
-           (l.c1 / l.c0 - 1)::float8 AS x, (l.c2 / l.c1 - 1)::float8 AS y
-    FROM labelled l
-    JOIN trading.agentpreds n ON n.agent_version_id = l.id AND n.symbol = l.symbol
-         AND n.timeframe = l.timeframe AND n."timestamp" = l."timestamp" + l.step
-    WHERE l.kind IN ('state', 'regime')
+    SELECT q.* FROM (
+        SELECT l.id, l.kind, l."timestamp", l.payload,
+               (SELECT n.payload FROM trading.agentpreds n
+                WHERE n.agent_version_id = l.id AND n.symbol = l.symbol AND n.timeframe = l.timeframe
+                  AND n."timestamp" = l."timestamp" + l.step AND n.horizon = l.horizon) AS next_payload,
+               (l.c1 / l.c0 - 1)::float8 AS x, (l.c2 / l.c1 - 1)::float8 AS y
+        FROM labelled l
+        WHERE l.kind IN ('state', 'regime')) q
+    WHERE q.next_payload IS NOT NULL
 ), live AS (
     SELECT id, count(*) AS n,
            (sum(r) FILTER (WHERE y = 1) - sum(y) * (sum(y) + 1) / 2.0)

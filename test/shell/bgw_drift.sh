@@ -64,7 +64,7 @@ check "no version was added for the unshifted series" \
 
 # ---- model_health: live figures from the champion's stored predictions
 q "SELECT fsmml_score('FLAT', '1m', '2024-01-03 16:00+00', '2024-01-04 23:59+00')" >/dev/null
-# The view's row read once (seconds per read), the checks below compare it with their own sums
+# The view's row read once; the checks below compare it with their own sums
 q "DROP TABLE IF EXISTS public.bgw_drift_health; CREATE TABLE public.bgw_drift_health AS
    SELECT * FROM fsmml.model_health WHERE symbol = 'FLAT'" >/dev/null
 psql -X -x -c "SELECT * FROM public.bgw_drift_health" | sed 's/^/# /'
