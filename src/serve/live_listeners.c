@@ -181,7 +181,8 @@ fsmml_signal_listeners(PG_FUNCTION_ARGS)
 	if (lshared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("fsmml must be loaded via shared_preload_libraries to count listeners"),
-				 errhint("Without it live scoring notifies whether or not anyone listens.")));
+				 errmsg("fsmml_signal_listeners needs fsmml in shared_preload_libraries"),
+				 errdetail("Listeners are counted in shared memory, which fsmml allocates only when preloaded; without it live scoring notifies whether or not anyone listens."),
+				 errhint("Add fsmml to shared_preload_libraries in postgresql.conf and restart the server.")));
 	PG_RETURN_INT32((int32) pg_atomic_read_u32(&lshared->listeners));
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # progress_no_preload.sh — without shared_preload_libraries (how demo.sh runs a cluster), a
-# training still reports each fold as a NOTICE, and fsmml.training_progress raises an ERROR whose
-# hint says to preload fsmml instead of answering empty.  Runs its own throwaway cluster (no
+# training still reports each fold as a NOTICE, and fsmml.training_progress (and
+# fsmml_signal_listeners) raise an ERROR whose hint says to preload fsmml instead of answering empty.  Runs its own throwaway cluster (no
 # preload) next to the suite's, with the same PostgreSQL binaries.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -21,6 +21,10 @@ check "fsmml.training_progress raises an ERROR without preload" \
     grep -q '^ERROR:  fsmml.training_progress needs fsmml in shared_preload_libraries' <<<"$out"
 check "... whose hint says to add fsmml to shared_preload_libraries" \
     grep -q '^HINT:  Add fsmml to shared_preload_libraries' <<<"$out"
+
+out=$(psql -X -c "SELECT fsmml_signal_listeners()" 2>&1)
+check "fsmml_signal_listeners raises an ERROR without preload (no count to give)" \
+    grep -q '^ERROR:  fsmml_signal_listeners needs fsmml in shared_preload_libraries' <<<"$out"
 
 # A small real training: it works, and its folds come as NOTICEs.
 q "INSERT INTO trading.historicaldata
