@@ -30,3 +30,17 @@ load_sample_bars() {
 
 # Resident memory of a backend, in kB.
 backend_rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# One psql session as a coprocess named PSQL, which the test starts (coproc PSQL { psql ...; }),
+# so every query runs in the same backend: send a line; recv prints the answer up to the marker
+# (RECV_TIMEOUT seconds per line, 120); run does both.
+send() { echo "$1" >&"${PSQL[1]}"; }
+recv() {
+    local line
+    while IFS= read -r -t "${RECV_TIMEOUT:-120}" line <&"${PSQL[0]}"; do
+        [ "$line" = "__done__" ] && return 0
+        echo "$line"
+    done
+    return 1
+}
+run() { send "$1"; send "\\echo __done__"; recv; }

@@ -24,16 +24,6 @@ SLOW='{"folds": 1, "rounds": 5000, "early_stopping_rounds": 0, "lookback": "all"
 
 # One psql session as a coprocess, so every query runs in the same backend.
 coproc PSQL { psql -X -At -q -v ON_ERROR_STOP=0 2>&1; }
-send() { echo "$1" >&"${PSQL[1]}"; }
-recv() {   # prints lines until the marker line
-    local line
-    while IFS= read -r -t 120 line <&"${PSQL[0]}"; do
-        [ "$line" = "__done__" ] && return 0
-        echo "$line"
-    done
-    return 1
-}
-run() { send "$1"; send "\\echo __done__"; recv; }
 
 pid=$(run "SELECT pg_backend_pid();")
 versions() { q "SELECT count(*) FROM trading.agentversions"; }

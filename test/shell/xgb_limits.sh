@@ -29,9 +29,7 @@ T="SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', "
 WORST='{"folds": 1, "rounds": 10000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false,
         "xgb": {"max_depth": 8, "num_parallel_tree": 1, "max_bin": 256, "nthread": 1, "min_child_weight": 0, "lambda": 0}}'
 coproc PSQL { psql -X -At -q -U xl_trainer -v ON_ERROR_STOP=0 2>&1; }
-send() { echo "$1" >&"${PSQL[1]}"; }
-recv() { local line; while IFS= read -r -t 300 line <&"${PSQL[0]}"; do [ "$line" = "__done__" ] && return 0; echo "$line"; done; return 1; }
-run() { send "$1"; send "\\echo __done__"; recv; }
+RECV_TIMEOUT=300
 pid=$(run "SELECT pg_backend_pid();")
 versions() { q "SELECT count(*) FROM trading.agentversions"; }
 before=$(versions)
