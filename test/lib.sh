@@ -44,3 +44,14 @@ recv() {
     return 1
 }
 run() { send "$1"; send "\\echo __done__"; recv; }
+
+# Until the training of backend $pid is at boosting round >= N (0: just started), at most 30 s;
+# the round last read is left in r.
+wait_round() {   # wait_round N
+    for _ in $(seq 600); do
+        r=$(q "SELECT round FROM fsmml.training_progress WHERE pid = $pid")
+        [ -n "$r" ] && [ "$r" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}

@@ -32,11 +32,7 @@ before=$(versions)
 # pg_cancel_backend during boosting.
 send "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');"
 send "\\echo __done__"
-for _ in $(seq 100); do
-    r=$(q "SELECT round FROM fsmml.training_progress WHERE pid = $pid")
-    [ -n "$r" ] && [ "$r" -ge 3 ] && break
-    sleep 0.1
-done
+wait_round 3
 echo "# boosting round $r when cancelled"
 el=$(q "SELECT stop_backend($pid)")
 out=$(recv)

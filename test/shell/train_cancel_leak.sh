@@ -21,11 +21,7 @@ before=$(versions)
 # machine cancels before the matrix reads their first growth as a leak).
 send "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');"
 send "\\echo __done__"
-for _ in $(seq 300); do
-    r=$(q "SELECT round FROM fsmml.training_progress WHERE pid = $pid")
-    [ -n "$r" ] && [ "$r" -ge 3 ] && break
-    sleep 0.1
-done
+wait_round 3
 q "SELECT pg_cancel_backend($pid)" >/dev/null
 recv >/dev/null
 run "SET statement_timeout = '2s';" >/dev/null

@@ -33,14 +33,6 @@ RECV_TIMEOUT=300
 pid=$(run "SELECT pg_backend_pid();")
 versions() { q "SELECT count(*) FROM trading.agentversions"; }
 before=$(versions)
-wait_round() {   # wait_round N: until the backend is at boosting round >= N (0: just started)
-    for _ in $(seq 600); do
-        r=$(q "SELECT round FROM fsmml.training_progress WHERE pid = $pid")
-        [ -n "$r" ] && [ "$r" -ge "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # pg_cancel_backend, once during the first round and once later; meanwhile sample the
 # backend thread's blocked signals.
