@@ -31,7 +31,7 @@ q() { psql -X -At -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 gen() { "$PY" "$SHARED/bench/gen_bars.py" "$@"; }
 pct() { sort -n "$1" | awk '{a[NR]=$1} END {printf "p50 %.3f p99 %.3f", a[int(NR*0.5)+1], a[int(NR*0.99)]}'; }
 
-echo "# settings: $(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ' ') FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers')")"
+echo "# settings: $(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ' ') FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers')")"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q "SET client_min_messages = warning; CREATE EXTENSION fsmml"
 
@@ -128,11 +128,11 @@ SQL
 # at a time, WAL flush included).
 # The query protocol is the client's choice, not fsmml's work: simple (parsed and planned per
 # INSERT) and prepared (-M prepared, as a driver with prepared statements sends it) side by side.
-pgbench_run() {   # pgbench_run LABEL [PROTOCOL]
-    local before sig_before bars sigs
+pgbench_run() {   # pgbench_run LABEL [PROTOCOL [CLIENTS]]
+    local before sig_before bars sigs clients=${3:-$CLIENTS}
     before=$(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'")
     sig_before=$(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'")
-    pgbench -n -P 1 -M "${2:-simple}" -d "$DB" -c "$CLIENTS" -j 2 -T "$SECONDS_PGBENCH" -D nclients="$CLIENTS" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
+    pgbench -n -P 1 -M "${2:-simple}" -d "$DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))" -T "$SECONDS_PGBENCH" -D nclients="$clients" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
     grep -E "number of (transactions|failed)|latency average|^tps" "$TMP/pgbench.txt" | sed "s/^/pgbench ($1): /"
     # each new connection loads its symbols' champions first (60 models for 10 symbols): the
     # rate once they are loaded, from pgbench's per-second progress after the first 5 s
@@ -144,6 +144,8 @@ pgbench_run() {   # pgbench_run LABEL [PROTOCOL]
 }
 pgbench_run "no listener"
 pgbench_run "no listener, prepared" prepared
+# one connection feeding all 100 series (600 models in its cache)
+pgbench_run "one connection, 100 series" simple 1
 "$PY" - "$DB" "$TMP/heard" <<'PYEOF' &
 import select, sys, time, psycopg2
 c = psycopg2.connect(dbname=sys.argv[1]); c.autocommit = True; c.cursor().execute("LISTEN fsmml_signals")

@@ -234,6 +234,8 @@ extern bytea *fsmml_blob_from_json(cJSON *doc);
 extern cJSON *fsmml_blob_to_json(bytea *blob, MemoryContext owner);
 extern char *fsmml_b64(const bytea *data);
 extern bytea *fsmml_unb64(const char *s);
+/* A booster of a stored model's base64 string, owned by owner; the decoded bytes are not kept. */
+extern struct FsXgbBooster *fsmml_booster_from_b64(MemoryContext owner, const char *b64);
 /* cJSON helpers */
 extern void fsmml_json_num(cJSON *o, const char *key, double v);
 extern double fsmml_json_get_num(cJSON *o, const char *key);	/* NaN if absent */

@@ -68,6 +68,16 @@ fsmml_unb64(const char *s)
 	return out;
 }
 
+FsXgbBooster *
+fsmml_booster_from_b64(MemoryContext owner, const char *b64)
+{
+	bytea	   *bytes = fsmml_unb64(b64);
+	FsXgbBooster *b = fsxgb_booster_load_bytea(owner, bytes);
+
+	pfree(bytes);
+	return b;
+}
+
 bytea *
 fsmml_blob_from_json(cJSON *doc)
 {

@@ -23,6 +23,7 @@
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "agent.h"
 #include "fsmml.h"
@@ -386,7 +387,9 @@ static void
 state_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	cJSON	   *doc = fsmml_blob_to_json(blob, cxt);
+	/* the parsed document (the classifier as base64) is not kept with the model */
+	MemoryContext scratch = AllocSetContextCreate(cxt, "fsmml model document", ALLOCSET_DEFAULT_SIZES);
+	cJSON	   *doc = fsmml_blob_to_json(blob, scratch);
 	cJSON	   *t = cJSON_GetObjectItemCaseSensitive(doc, "thresholds");
 	cJSON	   *c = cJSON_GetObjectItemCaseSensitive(doc, "classifier");
 	StateState *s = palloc0(sizeof(StateState));
@@ -400,8 +403,9 @@ state_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 	if (fs_fsm_thresholds_invalid(&s->t) || !cJSON_IsString(c) ||
 		list_length(m->features) != lengthof(state_features) - 1)
 		fsmml_agent_damaged(m, "a damaged model");
-	s->clf = fsxgb_booster_load_bytea(cxt, fsmml_unb64(c->valuestring));
+	s->clf = fsmml_booster_from_b64(cxt, c->valuestring);
 	m->state = s;
+	MemoryContextDelete(scratch);
 	MemoryContextSwitchTo(old);
 }
 

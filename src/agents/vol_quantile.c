@@ -35,6 +35,7 @@
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "agent.h"
 #include "fsmml.h"
@@ -350,7 +351,9 @@ static void
 vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	cJSON	   *doc = fsmml_blob_to_json(blob, cxt);
+	/* the parsed document, hundreds of kB of base64, is not kept with the model */
+	MemoryContext scratch = AllocSetContextCreate(cxt, "fsmml model document", ALLOCSET_DEFAULT_SIZES);
+	cJSON	   *doc = fsmml_blob_to_json(blob, scratch);
 	cJSON	   *qs = cJSON_GetObjectItemCaseSensitive(doc, "quantiles");
 	cJSON	   *bs = cJSON_GetObjectItemCaseSensitive(doc, "boosters");
 	VolState   *s = palloc0(sizeof(VolState));
@@ -387,7 +390,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 			!cJSON_IsString(t))
 			fsmml_agent_damaged(m, "a damaged model");
 		if (cJSON_IsString(l))
-			s->linear[i] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(l->valuestring));
+			s->linear[i] = fsmml_booster_from_b64(cxt, l->valuestring);
 		else
 		{
 			cJSON	   *e;
@@ -397,7 +400,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 			cJSON_ArrayForEach(e, c)
 				s->coef[i][j++] = cJSON_IsNumber(e) ? e->valuedouble : NAN;
 		}
-		s->boosters[i++] = fsxgb_booster_load_bytea(cxt, fsmml_unb64(t->valuestring));
+		s->boosters[i++] = fsmml_booster_from_b64(cxt, t->valuestring);
 	}
 	if (s->median < 0)
 		s->median = s->nq / 2;
@@ -409,6 +412,7 @@ vol_load(FsAgentModel *m, bytea *blob, cJSON *params, MemoryContext cxt)
 			if (strcmp(list_nth(m->features, j), "atr_14") == 0)
 				s->atr = j;
 	m->state = s;
+	MemoryContextDelete(scratch);
 	MemoryContextSwitchTo(old);
 }
 

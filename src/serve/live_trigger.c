@@ -49,7 +49,7 @@
 bool		fsmml_score_on_insert = true;
 int			fsmml_live_window = 0;
 int			fsmml_model_max_age = 0;
-int			fsmml_model_cache_size = 64;
+int			fsmml_model_cache_size = 1024;
 
 extern Datum fsmml_score(PG_FUNCTION_ARGS);
 extern void fsmml_live_forget_partitions(void);
@@ -72,7 +72,8 @@ fsmml_live_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("fsmml.model_cache_size",
 							"Loaded model versions live scoring keeps per backend.",
-							NULL, &fsmml_model_cache_size, 64, 1, 10000, PGC_USERSET, 0,
+							"A live series runs up to six; a session that inserts bars of more series than fit loads their models again for every bar.",
+							&fsmml_model_cache_size, 1024, 1, 100000, PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	fsmml_model_cache_init();
 	fsmml_live_capture_init();

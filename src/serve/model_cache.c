@@ -52,6 +52,7 @@ typedef struct ModelEntry
 	MemoryContext cxt;
 	FsAgentModel *m;
 	uint64		used;			/* LRU tick */
+	uint64		hits;			/* bars served after the one that loaded it */
 	bool		warmed;
 } ModelEntry;
 
@@ -237,6 +238,29 @@ read_series(SeriesEntry *e, const char *symbol, const char *timeframe)
 	}
 }
 
+/*
+ * Models evicted before they served a second bar.  A cache's worth of them
+ * means the session cycles through more series than the cache holds, and
+ * every bar loads its models again: warned about once per backend.
+ */
+static void
+count_unused_eviction(void)
+{
+	static int64 unused = 0;
+	static bool warned = false;
+
+	if (warned || ++unused < Max(fsmml_model_cache_size, 1))
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("fsmml.model_cache_size (%d) is too small for the live series this session scores",
+					fsmml_model_cache_size),
+			 errdetail("%d models were evicted before they scored a second bar, so each bar loads its models again.",
+					   Max(fsmml_model_cache_size, 1)),
+			 errhint("Raise fsmml.model_cache_size to at least six per live series this session inserts bars into.")));
+}
+
 static void
 evict_lru(void)
 {
@@ -254,6 +278,8 @@ evict_lru(void)
 				victim = m;
 		if (victim == NULL)
 			return;				/* every entry serves the current bar */
+		if (victim->hits == 0)
+			count_unused_eviction();
 		MemoryContextDelete(victim->cxt);
 		hash_search(models, &victim->id, HASH_REMOVE, NULL);
 		count--;
@@ -317,7 +343,17 @@ load_model(SeriesEntry *e, int k, const char *symbol, const char *timeframe)
 					  false, TYPALIGN_INT, &elems, NULL, &nel);
 	for (int j = 0; j < nel; j++)
 		m->features = lappend(m->features, TextDatumGetCString(elems[j]));
-	m->agent->load(m, blob, params, cxt);
+	/* cached champions predict a few rows a bar: their boosters keep only the forest */
+	fsxgb_release_for_forest(true);
+	PG_TRY();
+	{
+		m->agent->load(m, blob, params, cxt);
+	}
+	PG_FINALLY();
+	{
+		fsxgb_release_for_forest(false);
+	}
+	PG_END_TRY();
 	pfree(blob);
 	MemoryContextSwitchTo(old);
 
@@ -331,6 +367,7 @@ load_model(SeriesEntry *e, int k, const char *symbol, const char *timeframe)
 	me->cxt = cxt;
 	me->m = m;
 	me->used = tick;
+	me->hits = 0;
 	me->warmed = false;
 	return me;
 }
@@ -390,6 +427,8 @@ fsmml_live_champions(const char *symbol, const char *timeframe, bool lock)
 
 		if (me == NULL || strcmp(me->sha256, e->sha256[k]) != 0)
 			me = load_model(e, k, symbol, timeframe);
+		else if (me->used != tick)
+			me->hits++;
 		me->used = tick;
 		out->c[k].m = me->m;
 		out->c[k].warmed = &me->warmed;

@@ -86,6 +86,7 @@ typedef struct FsXgbBooster
 	int			small_calls;	/* predictions of at most FSXGB_FOREST_MAX_ROWS rows */
 	bool		forest_tried;	/* compiled once, kept only if it matched XGBoost */
 	struct FsForest *forest;	/* in owner; NULL: predict through XGBoost */
+	bool		release_for_forest; /* free the XGBoost handle once the forest matches */
 } FsXgbBooster;
 
 /* ---- library ---------------------------------------------------------- */
@@ -165,6 +166,13 @@ extern FsXgbBooster *fsxgb_booster_create(MemoryContext owner, FsXgbMatrix *cons
  */
 extern FsXgbBooster *fsxgb_booster_load(MemoryContext owner, const void *buf, Size len);
 extern FsXgbBooster *fsxgb_booster_load_bytea(MemoryContext owner, bytea *blob);
+/*
+ * While on, loaded boosters give up their XGBoost handle once their forest
+ * is compiled and matches XGBoost: every later prediction, of any number of
+ * rows, runs on the forest (live scoring's cached champions, which would
+ * otherwise hold XGBoost's copy of the model and its caches as well).
+ */
+extern void fsxgb_release_for_forest(bool on);
 /* ERROR XX001 unless buf is a model blob XGBoost can safely load. */
 extern void fsxgb_model_validate(const void *buf, Size len);
 /* Trees [begin, end) of b as a new scoring booster (end = 0: to the last). */

@@ -133,6 +133,14 @@ fsxgb_booster_create(MemoryContext owner, FsXgbMatrix *const *cache, int ncache,
 	return b;
 }
 
+static bool release_for_forest = false;
+
+void
+fsxgb_release_for_forest(bool on)
+{
+	release_for_forest = on;
+}
+
 FsXgbBooster *
 fsxgb_booster_load(MemoryContext owner, const void *buf, Size len)
 {
@@ -142,6 +150,7 @@ fsxgb_booster_load(MemoryContext owner, const void *buf, Size len)
 	fsxgb_model_validate(buf, len);
 
 	b = fsxgb_booster_alloc(owner, true);
+	b->release_for_forest = release_for_forest;
 	FSXGB_CALL("booster creation", FSXGB_EXTERNAL,
 			   XGBoosterCreate(NULL, 0, &b->handle));
 	FSXGB_CALL("model load", ERRCODE_DATA_CORRUPTED,

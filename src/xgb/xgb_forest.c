@@ -70,10 +70,16 @@ probe_rows(const FsForest *f, int nrows)
 			seed = seed * UINT64CONST(6364136223846793005) + UINT64CONST(1442695040888963407);
 			if (n > 0)
 				v = thr[count[j] + (int64) ((seed >> 33) % (uint64) n)];
-			switch ((seed >> 20) % 5)
+			switch ((seed >> 20) % 7)
 			{
 				case 0:
 					x[r * f->nfeatures + j] = NAN;
+					break;
+				case 5:
+					x[r * f->nfeatures + j] = INFINITY;
+					break;
+				case 6:
+					x[r * f->nfeatures + j] = -INFINITY;
 					break;
 				case 1:
 					x[r * f->nfeatures + j] = nextafterf(v, -INFINITY);
@@ -121,6 +127,14 @@ compile(FsXgbBooster *b)
 		{
 			b->forest = f;
 			ereport(DEBUG1, (errmsg_internal("fsmml: booster compiled into a forest of %d trees", f->ntrees)));
+			if (b->release_for_forest)
+			{
+				BoosterHandle h = b->handle;
+
+				b->handle = NULL;
+				fsxgb_free_quietly(XGBoosterFree, h);
+				ereport(DEBUG1, (errmsg_internal("fsmml: booster released its XGBoost handle; its forest predicts")));
+			}
 		}
 		else
 			ereport(DEBUG1, (errmsg_internal("fsmml: forest differs from XGBoost on a probe row; not used")));
@@ -132,12 +146,17 @@ compile(FsXgbBooster *b)
 /*
  * Predicts nrow rows with b's forest when it has one (compiling it on the
  * second call), into out[nrow * groups].  False: predict through XGBoost.
+ * A booster that gave up its XGBoost handle predicts every call here.
+ * Infinities take the branch XGBoost's in-place prediction takes (the
+ * probe rows hold some).
  */
 bool
 fsxgb_forest_predict(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
 					 float *out, uint64 groups)
 {
-	if (!b->scoring || nrow > FSXGB_FOREST_MAX_ROWS)
+	bool		released = b->handle == NULL && b->forest != NULL;
+
+	if (!released && (!b->scoring || nrow > FSXGB_FOREST_MAX_ROWS))
 		return false;
 	if (b->forest == NULL)
 	{
@@ -149,11 +168,20 @@ fsxgb_forest_predict(FsXgbBooster *b, const float *data, uint64 nrow, uint64 nco
 			return false;
 	}
 	if ((uint64) b->forest->nfeatures != ncol || (uint64) b->forest->ngroups != groups)
+	{
+		if (released)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("XGBoost model expects %d features and %d outputs per row but " UINT64_FORMAT
+							" features and " UINT64_FORMAT " outputs were given",
+							b->forest->nfeatures, b->forest->ngroups, ncol, groups)));
 		return false;
-	for (uint64 i = 0; i < nrow * ncol; i++)
-		if (isinf(data[i]))
-			return false;		/* XGBoost decides what an infinity means */
+	}
 	for (uint64 r = 0; r < nrow; r++)
+	{
+		if ((r & 4095) == 4095)
+			CHECK_FOR_INTERRUPTS();
 		fs_forest_predict_row(b->forest, data + r * ncol, out + r * groups);
+	}
 	return true;
 }

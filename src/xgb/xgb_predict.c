@@ -125,7 +125,8 @@ uint64
 fsxgb_predict_dense(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
 					float *out, uint64 out_len)
 {
-	fsxgb_booster_check(b);
+	if (b == NULL || b->forest == NULL)
+		fsxgb_booster_check(b);	/* else it may have given up its handle for the forest */
 	if (nrow > 0 && out_len % nrow == 0 &&
 		fsxgb_forest_predict(b, data, nrow, ncol, out, out_len / nrow))
 		return out_len;

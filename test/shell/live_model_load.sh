@@ -5,7 +5,8 @@
 # fsmml_create_pred_partitions for a month whose partition exists (and calls it for a new month);
 # a corrupt blob is caught whether the backend holds the model (re-checked after the
 # invalidation) or loads it (checked from the one copy it reads), and restoring it restores
-# scoring.
+# scoring; what a backend keeps of a loaded champion (no model document; no XGBoost handle once
+# its forest matches) and the warning when a session's series do not fit the cache.
 . "$(dirname "$0")/../lib.sh"
 set -u
 cd "$ROOT"
@@ -98,6 +99,69 @@ check "a new backend catches the rewritten blob as it loads it" \
 q "UPDATE trading.agentversions SET model = substring(model FROM 1 FOR length(model) - 1) WHERE id = $fsm" >/dev/null
 psql -X -q -c "$(ins 5008)" 2>/dev/null
 check "... and scores again once it is restored" [ "$(npred "$(ts_of 5008)")" = 3 ]
+
+# What a backend keeps of its champions: the parsed model documents go once the boosters are
+# loaded; on the series' second bar each gbtree booster compiles into a forest and, matching
+# XGBoost on the probe rows, gives up its XGBoost handle (DirectionXGB's, VolQuantile's two,
+# StateFSM's classifier); a 20-row INSERT afterwards (more rows than a forest otherwise takes)
+# is scored by the forests alone and equals fsmml_score. BTC2 (BTCUSDT's bars and champions
+# copied) shows a session alternating between series that do not fit fsmml.model_cache_size.
+sed -n 2,5001p "$CSV" | sed 's/^BTCUSDT,/BTC2,/' | psql -X -q -v ON_ERROR_STOP=1 -c "SET fsmml.score_on_insert = off" \
+    -c "\copy trading.historicaldata FROM STDIN WITH (FORMAT csv)"
+q "INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status, model, model_format, model_sha256,
+       params, metrics, feature_names, ext_version)
+   SELECT 'BTC2', timeframe, agent, version, status, model, model_format, model_sha256, params, metrics, feature_names,
+          ext_version FROM trading.agentversions WHERE symbol = '$S' AND status = 'champion'" >/dev/null
+q "SELECT fsmml_enable_scoring('BTC2', '1m')" >/dev/null
+out=$("$PY" - "$CSV" <<'PYEOF'
+import sys, psycopg2
+rows = [l.strip().split(",") for l in open(sys.argv[1]).read().splitlines()]
+c = psycopg2.connect(""); c.autocommit = True; cur = c.cursor()
+ins = "INSERT INTO trading.historicaldata VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+def mem():
+    cur.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name = 'fsmml live model'")
+    return int(cur.fetchone()[0])
+cur.execute(ins, rows[5009])                      # CSV line 5010: loads the three champions
+print("first_bar_kb", mem() // 1024)
+cur.execute("SET client_min_messages = debug1")
+del c.notices[:]
+cur.execute(ins, rows[5010])                      # line 5011: compiles the forests
+print("compiled", sum("compiled into a forest" in n for n in c.notices))
+print("released", sum("released its XGBoost handle" in n for n in c.notices))
+cur.execute("SET client_min_messages = notice")
+cur.execute("INSERT INTO trading.historicaldata VALUES " + ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s)"] * 20),
+            [v for r in rows[5011:5031] for v in r])   # lines 5012-5031 in one statement
+cur.execute("SELECT count(*) FROM trading.agentpreds WHERE symbol = 'BTCUSDT' AND timestamp BETWEEN %s AND %s",
+            (rows[5011][2], rows[5030][2]))
+print("batch_preds", cur.fetchone()[0])
+# another session alternates between BTCUSDT and BTC2 with room for one series' models
+w = psycopg2.connect(""); w.autocommit = True; wc = w.cursor()
+wc.execute("SET fsmml.model_cache_size = 3")
+for r in rows[5031:5035]:                         # lines 5032-5035, each to both series
+    wc.execute(ins, r)
+    wc.execute(ins, ["BTC2"] + r[1:])
+warned = [n for n in w.notices if "fsmml.model_cache_size (3) is too small" in n]
+print("warnings", len(warned))
+wc.execute("SELECT count(*) FROM trading.agentpreds WHERE symbol IN ('BTCUSDT', 'BTC2') AND timestamp BETWEEN %s AND %s",
+           (rows[5031][2], rows[5034][2]))
+print("thrash_preds", wc.fetchone()[0])
+PYEOF
+)
+echo "$out" | sed 's/^/# /'
+check "a backend holding three champions keeps under 128 kB of them in palloc'd memory (the documents: over 500 kB)" \
+    [ "$(sed -n 's/^first_bar_kb //p' <<<"$out")" -lt 128 ]
+check "the second bar compiles the four gbtree boosters into forests" grep -qx "compiled 4" <<<"$out"
+check "... and each gives up its XGBoost handle" grep -qx "released 4" <<<"$out"
+check "a 20-row INSERT afterwards is scored by the forests alone" grep -qx "batch_preds 60" <<<"$out"
+before=$(q "SELECT string_agg(agent_version_id || ':' || timestamp || ':' || payload::text, ',' ORDER BY agent_version_id, timestamp) FROM trading.agentpreds WHERE symbol = '$S' AND timestamp BETWEEN '$(ts_of 5011)' AND '$(ts_of 5031)'")
+q "SELECT fsmml_score('$S', '1m', '$(ts_of 5011)', '$(ts_of 5031)')" >/dev/null
+check "... equal to fsmml_score's predictions (XGBoost's own) for those bars" \
+    [ "$(q "SELECT string_agg(agent_version_id || ':' || timestamp || ':' || payload::text, ',' ORDER BY agent_version_id, timestamp) FROM trading.agentpreds WHERE symbol = '$S' AND timestamp BETWEEN '$(ts_of 5011)' AND '$(ts_of 5031)'")" = "$before" ]
+check "a session cycling through more series than fsmml.model_cache_size holds is warned once" \
+    grep -qx "warnings 1" <<<"$out"
+check "... and its bars are all scored" grep -qx "thrash_preds 24" <<<"$out"
+check "no scoring errors since" \
+    [ "$(q "SELECT count(*) FROM fsmml.scoring_errors WHERE symbol = 'BTC2' OR \"timestamp\" >= '$(ts_of 5010)'")" = 0 ]
 
 # A bar of a month without a partition: fsmml_create_pred_partitions makes it.
 next=$(q "SELECT to_char(date_trunc('month', '$(ts_of 5008)'::timestamptz AT TIME ZONE 'UTC') + interval '1 month' + interval '1 day', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")

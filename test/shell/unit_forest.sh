@@ -2,7 +2,7 @@
 # unit_forest.sh — src/kernel/forest.c (live scoring's single-row tree evaluator) against XGBoost
 # 1.7 itself through its C API, without PostgreSQL: binary:logistic (two base scores),
 # multi:softprob, reg:squarederror, pruned trees (gamma), exact and hist splits, rows with missing
-# values; every prediction of 20,000 fresh rows bit-equal to XGBoosterPredictFromDense.  A gblinear
+# values and infinities; every prediction of 20,000 fresh rows bit-equal to XGBoosterPredictFromDense.  A gblinear
 # model and a tree whose links loop are refused.
 . "$(dirname "$0")/../lib.sh"
 set -u

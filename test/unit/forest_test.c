@@ -116,6 +116,9 @@ run(const char *name, int kind, const char *const *params, int nparams, int roun
 		printf("# %s\n", err);
 
 	rows(t, NTEST, 0.2);
+	/* infinities: compared like any value by in-place prediction (no missing) */
+	for (long i = 0; i < (long) NTEST * NF; i += 37)
+		t[i] = (i / 37) % 2 ? INFINITY : -INFINITY;
 	snprintf(iface, sizeof(iface),
 			 "{\"data\": [%lu, true], \"shape\": [%d, %d], \"strides\": null, \"typestr\": \"<f4\", \"version\": 3}",
 			 (unsigned long) (uintptr_t) t, NTEST, NF);
