@@ -54,10 +54,8 @@ number_of(const cJSON *v, double *out)
 }
 
 static bool
-int_at(const cJSON *a, int i, int64_t *out)
+int_of(const cJSON *v, int64_t *out)
 {
-	const cJSON *v = cJSON_GetArrayItem(a, i);
-
 	if (cJSON_IsBool(v))
 	{
 		*out = cJSON_IsTrue(v);
@@ -121,6 +119,8 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 	const cJSON *obj = path(model, k_obj, 3);
 	const cJSON *trees;
 	const cJSON *info;
+	const cJSON *tr;
+	const cJSON *ti;
 	double		base;
 	double		nclass;
 	double		nfeat;
@@ -167,10 +167,10 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 		return fail(err, errlen, "malformed tree list", NULL);
 	f->ntrees = cJSON_GetArraySize(trees);
 
-	/* sizes first, then one allocation per array */
-	for (int t = 0; t < f->ntrees; t++)
+	/* sizes first, then one allocation per array; lists walked, not indexed (cJSON's are linked) */
+	tr = trees->child;
+	for (int t = 0; t < f->ntrees; t++, tr = tr->next)
 	{
-		const cJSON *tr = cJSON_GetArrayItem(trees, t);
 		const cJSON *cats = cJSON_GetObjectItemCaseSensitive(tr, "categories_nodes");
 		int			n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tr, "left_children"));
 
@@ -188,37 +188,47 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 		return fail(err, errlen, "out of memory", NULL);
 
 	total = 0;
-	for (int t = 0; t < f->ntrees; t++)
+	tr = trees->child;
+	ti = info->child;
+	for (int t = 0; t < f->ntrees; t++, tr = tr->next, ti = ti->next)
 	{
-		const cJSON *tr = cJSON_GetArrayItem(trees, t);
 		const cJSON *lc = cJSON_GetObjectItemCaseSensitive(tr, "left_children");
 		const cJSON *rc = cJSON_GetObjectItemCaseSensitive(tr, "right_children");
 		const cJSON *si = cJSON_GetObjectItemCaseSensitive(tr, "split_indices");
 		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(tr, "split_conditions");
 		const cJSON *dl = cJSON_GetObjectItemCaseSensitive(tr, "default_left");
 		int			n = cJSON_GetArraySize(lc);
+		const cJSON *cl,
+				   *cr,
+				   *cs,
+				   *cc,
+				   *cd;
 		int64_t		g;
 
-		if (!int_at(info, t, &g) || g < 0 || g >= f->ngroups)
+		if (!int_of(ti, &g) || g < 0 || g >= f->ngroups)
 			return fail(err, errlen, "tree_info outside the output groups", NULL);
 		if (cJSON_GetArraySize(rc) != n || cJSON_GetArraySize(si) != n ||
 			cJSON_GetArraySize(sc) != n || cJSON_GetArraySize(dl) != n)
 			return fail(err, errlen, "tree arrays of different lengths", NULL);
 		f->root[t] = (int32_t) total;
 		f->group[t] = (int32_t) g;
-		for (int i = 0; i < n; i++)
+		cl = lc->child;
+		cr = rc->child;
+		cs = si->child;
+		cc = sc->child;
+		cd = dl->child;
+		for (int i = 0; i < n; i++, cl = cl->next, cr = cr->next, cs = cs->next, cc = cc->next, cd = cd->next)
 		{
 			FsForestNode *nd = &f->nodes[total + i];
-			const cJSON *v = cJSON_GetArrayItem(sc, i);
 			int64_t		l,
 						r,
 						feat,
 						d;
 
-			if (!int_at(lc, i, &l) || !int_at(rc, i, &r) || !int_at(si, i, &feat) ||
-				!int_at(dl, i, &d) || !cJSON_IsNumber(v))
+			if (!int_of(cl, &l) || !int_of(cr, &r) || !int_of(cs, &feat) ||
+				!int_of(cd, &d) || !cJSON_IsNumber(cc))
 				return fail(err, errlen, "malformed tree node", NULL);
-			nd->value = (float) v->valuedouble;
+			nd->value = (float) cc->valuedouble;
 			if (l == -1)
 			{
 				nd->left = nd->right = -1;
