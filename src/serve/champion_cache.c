@@ -304,6 +304,25 @@ typedef struct CacheEntry
 static HTAB *champion_cache = NULL;
 static MemoryContext champion_cache_cxt = NULL;
 
+/* A cached champion predicts one row a call: it keeps only its forest once that matches. */
+static FsXgbBooster *
+load_for_cache(MemoryContext owner, const Champion *c, bytea *model, const char *instance, bool cached)
+{
+	FsXgbBooster *volatile b = NULL;
+
+	fsxgb_release_for_forest(cached);
+	PG_TRY();
+	{
+		b = fsmml_load_booster(owner, c, model, instance);
+	}
+	PG_FINALLY();
+	{
+		fsxgb_release_for_forest(false);
+	}
+	PG_END_TRY();
+	return b;
+}
+
 /*
  * The champion's booster: from the cache when it holds this version with
  * this model, else loaded (into a context that dies with the call if
@@ -350,7 +369,7 @@ fsmml_cached_booster(const char *instance, const Champion *c, const char *symbol
 	/* Load under the call's context: an ERROR frees it with the call. */
 	newcxt = AllocSetContextCreate(opcxt, "fsmml champion", ALLOCSET_SMALL_SIZES);
 	model = fsmml_read_model(symbol, c, instance);
-	b = fsmml_load_booster(newcxt, c, model, instance);
+	b = load_for_cache(newcxt, c, model, instance, e != NULL);
 	if (e == NULL)
 		return b;
 

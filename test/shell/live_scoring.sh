@@ -280,7 +280,8 @@ check "... dropped: the next bar scores again" grep -qx "dropped 1/None" <<<"$ou
 check "no backend crashed" [ "$(q "SELECT 1")" = 1 ]
 # A backend predicting single rows again and again compiles its gbtree champions into forests
 # (src/xgb/xgb_forest.c), trusted only when they matched XGBoost on probe rows: the second call
-# compiles, and the answers stay what XGBoost gave on the first.
+# compiles (the cached booster then keeps only its forest), and the answers stay what XGBoost
+# gave on the first.
 out=$(psql -X -At -q -v ON_ERROR_STOP=1 2>&1 <<SQL
 SELECT fsmml_predict('DirectionXGB', '$S', '1m')->>'prob_up';
 SET client_min_messages = debug1;
@@ -290,6 +291,7 @@ SQL
 )
 check "the second single-row prediction compiles the champion into a forest" \
     grep -q "booster compiled into a forest" <<<"$out"
+check "... and, matching XGBoost, frees its XGBoost handle" grep -q "released its XGBoost handle" <<<"$out"
 check "first (XGBoost), second and third (forest) predictions are equal" \
     [ "$(grep -vE '^(DEBUG|LOG|NOTICE)' <<<"$out" | grep -E '^[0-9.e-]+$' | sort -u | wc -l)" = 1 ]
 finish
