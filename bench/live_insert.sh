@@ -6,7 +6,8 @@
 #      ../shared/bench/baseline_python.py live (insert, read a window, pandas features, predict,
 #      write back) on the same bars;
 #   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
-#      scored bars/s, errors, lost bars, missing signals;
+#      scored bars/s, errors, lost bars, missing signals; one connection feeding all 100, a bar
+#      per INSERT and all 100 bars of a minute in one INSERT;
 #   4. COPY of 100,000 bars with fsmml.score_on_insert = off (and on, of a series not live) vs
 #      the same COPY in a database without fsmml;
 #   5. fsmml_predict of the latest bar of a 1,000,000-bar series (kernel state) vs an older bar
@@ -146,6 +147,33 @@ pgbench_run "no listener"
 pgbench_run "no listener, prepared" prepared
 # one connection feeding all 100 series (600 models in its cache)
 pgbench_run "one connection, 100 series" simple 1
+# the same connection pattern as a feed that writes each minute's bars of every series at once:
+# one multi-row INSERT of the 100 series' next bars (the statement trigger scores the batch)
+"$PY" - "$DB" <<'PYEOF'
+import datetime, random, sys, time, psycopg2
+c = psycopg2.connect(dbname=sys.argv[1]); c.autocommit = True; cur = c.cursor()
+cur.execute("""SELECT DISTINCT ON (symbol) symbol, "timestamp", close FROM trading.historicaldata
+               WHERE symbol LIKE 'PB%%' AND timeframe = '1m' ORDER BY symbol, "timestamp" DESC""")
+last = cur.fetchall(); rnd = random.Random(5); ms = []
+for minute in range(1, 23):   # 2 warm-up minutes (models loaded, then forests compiled), 20 timed
+    rows = []
+    for s, ts, cl in last:
+        cc = cl * (1 + 0.001 * (rnd.random() - 0.5))
+        rows.append((s, "1m", ts + datetime.timedelta(minutes=minute), cl, max(cl, cc) * 1.0005,
+                     min(cl, cc) * 0.9995, cc, 10 + 20 * rnd.random()))
+    sql = "INSERT INTO trading.historicaldata VALUES " + ",".join(
+        cur.mogrify("(%s,%s,%s,%s,%s,%s,%s,%s)", r).decode() for r in rows)
+    t = time.perf_counter(); cur.execute(sql); ms.append((time.perf_counter() - t) * 1000)
+cur.execute("""SELECT count(*) FROM trading.historicaldata h WHERE symbol LIKE 'PB%%' AND NOT EXISTS
+               (SELECT 1 FROM trading.agentsignals s WHERE (s.symbol, s.timeframe, s."timestamp")
+                = (h.symbol, h.timeframe, h."timestamp"))
+               AND "timestamp" > (SELECT min(x) FROM unnest(%s::timestamptz[]) x)""", ([ts for _, ts, _ in last],))
+missing = cur.fetchone()[0]
+t = sorted(ms[2:])
+print("one INSERT of the 100 series' next bars (one connection, autocommit): warm-up %.0f, %.0f ms; "
+      "then median %.1f ms, max %.1f ms over 20 minutes: %.0f scored bars/s; %d bars without a signal"
+      % (ms[0], ms[1], t[10], t[-1], 100 * 1000 / t[10], missing))
+PYEOF
 "$PY" - "$DB" "$TMP/heard" <<'PYEOF' &
 import select, sys, time, psycopg2
 c = psycopg2.connect(dbname=sys.argv[1]); c.autocommit = True; c.cursor().execute("LISTEN fsmml_signals")
