@@ -4,6 +4,9 @@
 SCHED_DB=$(psql -X -At -c "SHOW fsmml.database")
 TEST_DB=${PGDATABASE:-}      # the harness's own database for this test (fsmml installed)
 export PGDATABASE=$SCHED_DB
+# The ten features the scheduler tests train on, and a 30-round training of them (1 thread).
+FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
+SMALL="{\"folds\": 2, \"rounds\": 30, \"early_stopping_rounds\": 0, \"lookback\": \"all\", \"test_size\": 0.2, $FEAT, \"xgb\": {\"nthread\": 1}}"
 bgw_setup() {
     psql -X -q -c "DROP EXTENSION IF EXISTS fsmml CASCADE" -c "DROP SCHEMA IF EXISTS trading CASCADE" \
         -c "CREATE EXTENSION fsmml" 2>&1 | grep -v NOTICE

@@ -44,6 +44,14 @@ recv() {
     return 1
 }
 run() { send "$1"; send "\\echo __done__"; recv; }
+# One psql session as a coprocess (send, recv, run all reach the same backend), its pid in pid,
+# and before: the count of agentversions rows, for versions() after.   one_backend [psql options]
+versions() { q "SELECT count(*) FROM trading.agentversions"; }
+one_backend() {
+    coproc PSQL { psql -X -At -q -v ON_ERROR_STOP=0 "$@" 2>&1; }
+    pid=$(run "SELECT pg_backend_pid();")
+    before=$(versions)
+}
 
 # Until the training of backend $pid is at boosting round >= N (0: just started), at most 30 s;
 # the round last read is left in r.

@@ -16,7 +16,6 @@ psql -X -q -c "DROP ROLE IF EXISTS bgw_crasher" -c "CREATE ROLE bgw_crasher LOGI
     -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null
 # The test cluster runs with synchronous_commit = off (speed); a crash may then lose the last
 # commits, queued jobs included, as PostgreSQL documents.  Durability is tested as deployed: on.
-FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
 P="{\"folds\": 2, \"rounds\": 150, \"early_stopping_rounds\": 0, \"lookback\": \"all\", $FEAT, \"xgb\": {\"nthread\": 1, \"max_depth\": 8}}"
 for s in K1 Q1 Q2 Q3; do gen_walk $s 8000 $((RANDOM % 50)) 0.001 >/dev/null; done
 queue() { psql -X -At -q -c "SET ROLE bgw_crasher" -c "SELECT fsmml_retrain_now('DirectionXGB', '$1', '1m', '$P')"; }

@@ -8,7 +8,6 @@
 set -u
 bgw_setup
 psql -X -q -c "DROP ROLE IF EXISTS bgw_monitor" -c "CREATE ROLE bgw_monitor LOGIN IN ROLE fsmml_trainer"
-FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
 P="{\"folds\": 2, \"rounds\": 40, \"lookback\": \"all\", \"test_size\": 0.2, $FEAT, \"xgb\": {\"nthread\": 1}}"
 SHIFTED="vol_ret_20 atr_14 parkinson_20 range_pct bb_width_20"
 gen_walk SHIFT 4000 11 0.001 >/dev/null

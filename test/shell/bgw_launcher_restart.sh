@@ -12,7 +12,6 @@ bgw_setup
 psql -X -q -c "DROP ROLE IF EXISTS bgw_restarter" -c "CREATE ROLE bgw_restarter LOGIN IN ROLE fsmml_trainer" \
     -c "ALTER SYSTEM SET fsmml.max_workers = 2" -c "ALTER SYSTEM SET fsmml.job_retry_delay = '1s'" \
     -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null
-FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
 # trainings of 10 s or more each (one thread), also on an idle machine (1500 rounds took 6 s):
 # they outlive the 5 s until the launcher is back and the 1 s after it
 P="{\"folds\": 1, \"rounds\": 2500, \"early_stopping_rounds\": 0, \"lookback\": \"all\", $FEAT, \"xgb\": {\"nthread\": 1, \"max_depth\": 8}}"

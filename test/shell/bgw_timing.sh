@@ -14,8 +14,6 @@ ALTER SYSTEM SET fsmml.max_workers = 4;
 SELECT pg_reload_conf() \gset
 SQL
 sleep 0.3
-FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
-SMALL="{\"folds\": 2, \"rounds\": 30, \"early_stopping_rounds\": 0, \"lookback\": \"all\", \"test_size\": 0.2, $FEAT, \"xgb\": {\"nthread\": 1}}"
 for s in P1 P2 P3 P4; do gen_walk $s 4000 $((RANDOM % 50)) 0.001 >/dev/null; done
 gen_walk SLOW 20000 7 0.001 >/dev/null
 asrole() { local r=$1; shift; psql -X -At -v ON_ERROR_STOP=1 -c "SET ROLE $r" -c "$1" 2>&1 | tail -n +2; }

@@ -9,7 +9,6 @@
 set -u
 bgw_setup
 psql -X -q -c "DROP ROLE IF EXISTS bgw_warm" -c "CREATE ROLE bgw_warm LOGIN IN ROLE fsmml_trainer"
-FEAT='"features": ["ret_1", "ret_5", "vol_ret_20", "rsi_14", "atr_14", "range_pct", "bb_width_20", "parkinson_20", "macd", "ema_dist_20"]'
 BASE="\"lookback\": 3000, \"test_size\": 0.2, $FEAT, \"xgb\": {\"nthread\": 1}"
 asrole() { psql -X -At -q -v ON_ERROR_STOP=1 -c "SET ROLE bgw_warm" -c "$1"; }
 run_job() {   # run_job PARAMS -> job id, once finished

@@ -22,12 +22,7 @@ q "CREATE FUNCTION stop_backend(p int) RETURNS float8 LANGUAGE plpgsql AS \$\$
    END \$\$" >/dev/null
 SLOW='{"folds": 1, "rounds": 5000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false, "xgb": {"max_depth": 8, "nthread": 2}}'
 
-# One psql session as a coprocess, so every query runs in the same backend.
-coproc PSQL { psql -X -At -q -v ON_ERROR_STOP=0 2>&1; }
-
-pid=$(run "SELECT pg_backend_pid();")
-versions() { q "SELECT count(*) FROM trading.agentversions"; }
-before=$(versions)
+one_backend   # every query below in the same backend
 
 # pg_cancel_backend during boosting.
 send "SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', '$SLOW');"

@@ -7,12 +7,7 @@ set -u
 load_sample_bars
 SLOW='{"folds": 1, "rounds": 5000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false, "xgb": {"max_depth": 8, "nthread": 2}}'
 
-# One psql session as a coprocess, so every query runs in the same backend.
-coproc PSQL { psql -X -At -q -v ON_ERROR_STOP=0 2>&1; }
-
-pid=$(run "SELECT pg_backend_pid();")
-versions() { q "SELECT count(*) FROM trading.agentversions"; }
-before=$(versions)
+one_backend   # every query below in the same backend
 
 # The backend first goes through what train_cancel.sh's did before these cancels were split off
 # from it (the same history, unchecked here): a training cancelled while boosting, one stopped

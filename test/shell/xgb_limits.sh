@@ -28,11 +28,8 @@ T="SELECT count(*) FROM fsmml_train('DirectionXGB', 'BTCUSDT', '1m', "
 # --- the worst allowed training, as the trainer, one thread: stopped within 1 s
 WORST='{"folds": 1, "rounds": 10000, "early_stopping_rounds": 0, "lookback": "all", "auto_promote": false,
         "xgb": {"max_depth": 8, "num_parallel_tree": 1, "max_bin": 256, "nthread": 1, "min_child_weight": 0, "lambda": 0}}'
-coproc PSQL { psql -X -At -q -U xl_trainer -v ON_ERROR_STOP=0 2>&1; }
 RECV_TIMEOUT=300
-pid=$(run "SELECT pg_backend_pid();")
-versions() { q "SELECT count(*) FROM trading.agentversions"; }
-before=$(versions)
+one_backend -U xl_trainer
 
 # pg_cancel_backend, once during the first round and once later; meanwhile sample the
 # backend thread's blocked signals.
