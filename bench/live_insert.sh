@@ -4,7 +4,7 @@
 #      bar over $N bars each (two sessions, same load): wall p50/p99 and backend CPU per insert;
 #   2. insert-to-signal (INSERT sent -> its NOTIFY received by a LISTENing client) vs
 #      ../shared/bench/baseline_python.py live (insert, read a window, pandas features, predict,
-#      write back) on the same bars;
+#      write back) on the same bars, in $ROUNDS rounds, beside a bare INSERT and the rows alone;
 #   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
 #      scored bars/s, errors, lost bars, missing signals; one connection feeding all 100, a bar
 #      per INSERT and all 100 bars of a minute in one INSERT;
@@ -88,16 +88,43 @@ echo "scored: $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol = 'LIV
 fi
 
 # ---------------------------------------------------------------- 2. insert-to-signal vs the Python loop
+# $ROUNDS rounds of $M bars, each round: fsmml, a bare INSERT + commit (no trigger), the rows and
+# the notification issue 9 asks for with nothing computed (bench/live_floor.sql: a PL/pgSQL
+# trigger copying the rows live scoring just wrote: the floor under any scorer that commits with
+# its bar), then the baseline. The VM's disk and the host's load move from minute to minute;
+# rounds keep each ratio to one minute and show how far it moves.
 if phase 2; then
 M=${M:-1000}
-gen --symbol LIVEON --tf 1m --bars $((W + N + M)) --seed 7 | tail -n $M >"$TMP/sig_stream.csv"
-"$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/sig" --listen <"$TMP/sig_stream.csv"
-echo "insert-to-signal (fsmml, $M bars, committed, notification received): $(pct "$TMP/sig.signal") ms"
-q "CREATE TABLE public.basebars AS SELECT * FROM trading.historicaldata WHERE symbol = 'LIVEON' ORDER BY \"timestamp\" LIMIT $((W + M))"
-"$PY" "$SHARED/bench/baseline_python.py" train --dsn "dbname=$DB" --table public.basebars --symbol LIVEON --tf 1m --nthread 1 >"$TMP/base_train.txt" 2>&1 || true
-"$PY" "$SHARED/bench/baseline_python.py" live --dsn "dbname=$DB" --table public.basebars --symbol LIVEON --tf 1m \
-    --warmup $W --bars $M --nthread 1 >"$TMP/base_live.txt" 2>&1 || { tail -5 "$TMP/base_live.txt"; }
-echo "baseline_python.py live, same bars: $(grep latency_ms "$TMP/base_live.txt")"
+ROUNDS=${ROUNDS:-3}
+med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int(NR*0.5)+1]}'; }
+gen --symbol LIVEON --tf 1m --bars $((W + N + M * ROUNDS)) --seed 7 | tail -n $((M * ROUNDS)) >"$TMP/sig_all.csv"
+gen --symbol FLOOR --tf 1m --bars $((M * ROUNDS)) --seed 9 | tail -n +2 >"$TMP/floor_all.csv"
+: >"$TMP/ratios"
+for r in $(seq "$ROUNDS"); do
+    sed -n "$(( (r - 1) * M + 1 )),$(( r * M ))p" "$TMP/sig_all.csv" >"$TMP/sig_stream.csv"
+    sed -n "$(( (r - 1) * M + 1 )),$(( r * M ))p" "$TMP/floor_all.csv" >"$TMP/floor_stream.csv"
+    "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/sig" --listen <"$TMP/sig_stream.csv"
+    if [ "$r" = 1 ]; then   # the floor's templates and the baseline's bars: what fsmml just scored
+        psql -X -q -d "$DB" -v sym=LIVEON -f "$ROOT/bench/live_floor.sql"
+        q "CREATE TABLE public.basebars AS SELECT * FROM trading.historicaldata WHERE symbol = 'LIVEON' ORDER BY \"timestamp\" LIMIT $((W + M))"
+        "$PY" "$SHARED/bench/baseline_python.py" train --dsn "dbname=$DB" --table public.basebars --symbol LIVEON \
+            --tf 1m --nthread 1 >"$TMP/base_train.txt" 2>&1 || true
+    fi
+    "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/bare" --table floor_bench.bare <"$TMP/floor_stream.csv"
+    "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/floor" --table floor_bench.historicaldata \
+        --channel fsmml_floor --listen <"$TMP/floor_stream.csv"
+    "$PY" "$SHARED/bench/baseline_python.py" live --dsn "dbname=$DB" --table public.basebars --symbol LIVEON --tf 1m \
+        --warmup $W --bars $M --nthread 1 >"$TMP/base_live.txt" 2>&1 || { tail -5 "$TMP/base_live.txt"; }
+    echo "round $r, $M bars: insert-to-signal (committed, notification received) fsmml $(pct "$TMP/sig.signal") ms;" \
+         "the rows and notification alone $(pct "$TMP/floor.signal") ms; bare INSERT + commit $(pct "$TMP/bare") ms;" \
+         "baseline_python.py live $(grep latency_ms "$TMP/base_live.txt" | sed 's/latency_ms //') ms"
+    base50=$(awk '/latency_ms/ {print $3}' "$TMP/base_live.txt")
+    [ -n "$base50" ] && awk -v b="$base50" -v s="$(med "$TMP/sig.signal")" -v w="$(med "$TMP/floor.signal")" \
+        -v f="$(med "$TMP/bare")" 'BEGIN { printf "%.1f %.1f %.1f\n", b / s, b / w, b / f }' >>"$TMP/ratios"
+    [ -n "$base50" ] && echo "round $r: faster than the baseline at p50: fsmml $(tail -1 "$TMP/ratios" | cut -d' ' -f1) x;" \
+         "the rows and notification alone $(tail -1 "$TMP/ratios" | cut -d' ' -f2) x; a bare INSERT + commit $(tail -1 "$TMP/ratios" | cut -d' ' -f3) x"
+done
+echo "insert-to-signal, fsmml vs baseline at p50 over $ROUNDS rounds: $(cut -d' ' -f1 "$TMP/ratios" | sort -n | tr '\n' ' ')x (median $(cut -d' ' -f1 "$TMP/ratios" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') x)"
 
 fi
 

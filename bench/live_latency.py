@@ -4,7 +4,8 @@
 Streams CSV bars (symbol,timeframe,ts,open,high,low,close,volume on stdin) one INSERT per
 transaction (autocommit) and prints the latencies in ms, one per line, to --out.  With
 --listen it also LISTENs on fsmml_signals on a second connection and records, per bar, the
-time from sending the INSERT to receiving its notification (insert-to-signal).  The listener
+time from sending the INSERT to receiving its notification (insert-to-signal).  --table and
+--channel point it elsewhere (bench/live_floor.sql's tables).  The listener
 is a process of its own, as the order manager is: it stamps each notification when it
 arrives, whether or not the INSERT's own answer came back first (time.perf_counter is the
 system's monotonic clock, the same in both processes).  The next bar is sent once its signal
@@ -17,16 +18,18 @@ ap.add_argument("--dsn", default="")
 ap.add_argument("--out", required=True)
 ap.add_argument("--scoring", choices=["on", "off"], default="on")
 ap.add_argument("--listen", action="store_true")
+ap.add_argument("--table", default="trading.historicaldata")
+ap.add_argument("--channel", default="fsmml_signals")
 a = ap.parse_args()
 
 conn = psycopg2.connect(a.dsn)
 conn.autocommit = True
 cur = conn.cursor()
 cur.execute("SET fsmml.score_on_insert = %s", (a.scoring,))
-def listen(dsn, out, ready):
+def listen(dsn, channel, out, ready):
     lis = psycopg2.connect(dsn)
     lis.autocommit = True
-    lis.cursor().execute("LISTEN fsmml_signals")
+    lis.cursor().execute("LISTEN " + channel)
     ready.set()
     while True:
         select.select([lis], [], [])
@@ -40,11 +43,11 @@ arrived = {}                  # bar timestamp (as in its notification) -> perf_c
 if a.listen:
     lis, child = multiprocessing.Pipe(duplex=False)
     ready = multiprocessing.Event()
-    multiprocessing.Process(target=listen, args=(a.dsn, child, ready), daemon=True).start()
+    multiprocessing.Process(target=listen, args=(a.dsn, a.channel, child, ready), daemon=True).start()
     ready.wait(30)
 rows = [l.strip().split(",") for l in sys.stdin if l.strip() and not l.startswith("symbol")]
 lat, sig = [], []
-sql = "INSERT INTO trading.historicaldata VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+sql = "INSERT INTO " + a.table + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 def iso_utc(ts):              # the bar's timestamp as its notification spells it
     d = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
     if d.tzinfo is None:
