@@ -226,6 +226,10 @@ gzip -dc "$ROOT/data/btcusdt_1m_sample.csv.gz" | sed 1d | sed 's/^BTCUSDT,/COPYB
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" -c "CREATE DATABASE ${DB}_plain"
 # the table fsmml's install script creates when there is none (the timeframe CHECK included)
 psql -X -q -d "${DB}_plain" -c "CREATE SCHEMA trading" -c "CREATE TABLE trading.historicaldata (symbol text NOT NULL, timeframe text NOT NULL CHECK (timeframe IN ('1m', '5m', '15m', '1h', '4h', '1d')), \"timestamp\" timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL, volume float8 NOT NULL, PRIMARY KEY (symbol, timeframe, \"timestamp\"))"
+# the same rows already in both tables: the COPY's index inserts then descend the same tree (a
+# table holding only the copied symbol takes btree's rightmost-leaf fast path for every row)
+psql -X -q -d "$DB" -c "\\copy (SELECT * FROM trading.historicaldata) TO STDOUT" |
+    psql -X -q -d "${DB}_plain" -c "\\copy trading.historicaldata FROM STDIN"
 copy_ms() {   # copy_ms DB SETTING: "wall_ms backend_cpu_ms" of the COPY and its commit
     psql -X -q -d "$1" -c "DELETE FROM trading.historicaldata WHERE symbol = 'COPYB'" -c "VACUUM trading.historicaldata" >/dev/null
     "$PY" - "$1" "$2" "$TMP/copy.csv" <<'PYEOF'
