@@ -6,7 +6,8 @@
 #      ../shared/bench/baseline_python.py live (insert, read a window, pandas features, predict,
 #      write back) on the same bars, in $ROUNDS rounds, beside a bare INSERT and the rows alone;
 #   3. pgbench, $CLIENTS clients (8-16) inserting bars of 100 symbols (each client its own):
-#      scored bars/s, errors, lost bars, missing signals; one connection feeding all 100, a bar
+#      scored bars/s, errors, lost bars, missing signals (a feed's INSERT ... VALUES, and an INSERT that
+#      reads the last bar, simple and prepared); one connection feeding all 100, a bar
 #      per INSERT and all 100 bars of a minute in one INSERT;
 #   4. COPY of 100,000 bars with fsmml.score_on_insert = off (and on, of a series not live) vs
 #      the same COPY in a database without fsmml;
@@ -140,7 +141,8 @@ q "INSERT INTO trading.agentversions (symbol, timeframe, agent, version, status,
           feature_names, ext_version
    FROM trading.agentversions, generate_series(0, 99) s WHERE symbol = 'LIVEON' AND status = 'champion'"
 q "SET client_min_messages = warning; SELECT count(fsmml_enable_scoring('PB' || s, '1m')) FROM generate_series(0, 99) s" >/dev/null
-# each client owns the symbols client_id + k * clients: no two clients race on a series
+# each client owns the symbols client_id + k * clients: no two clients race on a series; the
+# INSERT reads its series' last bar and writes the next from it
 cat >"$TMP/live.sql" <<'SQL'
 \set k random(0, 100 / :nclients - 1)
 \set sym :client_id + :k * :nclients
@@ -151,16 +153,35 @@ FROM (SELECT symbol, timeframe, "timestamp" + interval '1 minute' AS ts, close A
       FROM trading.historicaldata WHERE symbol = 'PB' || :sym AND timeframe = '1m'
       ORDER BY "timestamp" DESC LIMIT 1) s;
 SQL
+# a feed's INSERT: it knows its bar (from the exchange) and writes the values; each client cycles
+# through its own symbols, a minute per round, prices a random walk around p0
+cat >"$TMP/feed.sql" <<'SQL'
+\set n :n + 1
+\set per 100 / :nclients
+\set sym :client_id + (:n % :per) * :nclients
+\set ts :t0 + (:n / :per) * 60
+\set o :p0 * (1 + random(-500, 500) / 1000000.0)
+\set c :o * (1 + random(-500, 500) / 1000000.0)
+\set h greatest(:o, :c) * 1.0005
+\set l least(:o, :c) * 0.9995
+\set v random(10, 30)
+INSERT INTO trading.historicaldata (symbol, timeframe, "timestamp", open, high, low, close, volume)
+VALUES ('PB' || :sym, '1m', to_timestamp(:ts), :o, :h, :l, :c, :v);
+SQL
 # Nobody LISTENing (live scoring skips the NOTIFY; simple, then prepared protocol), then with a client LISTENing on
 # fsmml_signals (every scoring transaction NOTIFYs: PostgreSQL's notify lock makes them commit one
 # at a time, WAL flush included).
 # The query protocol is the client's choice, not fsmml's work: simple (parsed and planned per
 # INSERT) and prepared (-M prepared, as a driver with prepared statements sends it) side by side.
-pgbench_run() {   # pgbench_run LABEL [PROTOCOL [CLIENTS]]
-    local before sig_before bars sigs clients=${3:-$CLIENTS}
+pgbench_run() {   # pgbench_run LABEL [PROTOCOL [CLIENTS [SCRIPT]]]
+    local before sig_before bars sigs clients=${3:-$CLIENTS} t0 p0
     before=$(q "SELECT count(*) FROM trading.historicaldata WHERE symbol LIKE 'PB%'")
     sig_before=$(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'")
-    pgbench -n -P 1 -M "${2:-simple}" -d "$DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))" -T "$SECONDS_PGBENCH" -D nclients="$clients" -f "$TMP/live.sql" >"$TMP/pgbench.txt" 2>&1 || true
+    # the feed's first minute: after every series' newest bar
+    t0=$(q "SELECT extract(epoch FROM max(\"timestamp\"))::bigint + 60 FROM trading.historicaldata WHERE symbol LIKE 'PB%'")
+    p0=$(q "SELECT close FROM trading.historicaldata WHERE symbol = 'PB0' ORDER BY \"timestamp\" DESC LIMIT 1")
+    pgbench -n -P 1 -M "${2:-simple}" -d "$DB" -c "$clients" -j "$(( clients > 1 ? 2 : 1 ))" -T "$SECONDS_PGBENCH" \
+        -D nclients="$clients" -D n=0 -D t0="$t0" -D p0="$p0" -f "$TMP/${4:-live}.sql" >"$TMP/pgbench.txt" 2>&1 || true
     grep -E "number of (transactions|failed)|latency average|^tps" "$TMP/pgbench.txt" | sed "s/^/pgbench ($1): /"
     # each new connection loads its symbols' champions first (60 models for 10 symbols): the
     # rate once they are loaded, from pgbench's per-second progress after the first 5 s
@@ -170,6 +191,7 @@ pgbench_run() {   # pgbench_run LABEL [PROTOCOL [CLIENTS]]
     sigs=$(( $(q "SELECT count(*) FROM trading.agentsignals WHERE symbol LIKE 'PB%'") - sig_before ))
     echo "pgbench ($1): $bars bars inserted, $sigs signals written ($(( bars - sigs )) missing), $(q "SELECT count(*) FROM fsmml.scoring_errors WHERE symbol LIKE 'PB%'") scoring errors, $(echo "scale=0; $sigs / $SECONDS_PGBENCH" | bc) scored bars/s"
 }
+pgbench_run "feed, no listener" simple "$CLIENTS" feed
 pgbench_run "no listener"
 pgbench_run "no listener, prepared" prepared
 # one connection feeding all 100 series (600 models in its cache)
