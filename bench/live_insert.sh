@@ -119,6 +119,8 @@ for r in $(seq "$ROUNDS"); do
     echo "round $r, $M bars: insert-to-signal (committed, notification received) fsmml $(pct "$TMP/sig.signal") ms;" \
          "the rows and notification alone $(pct "$TMP/floor.signal") ms; bare INSERT + commit $(pct "$TMP/bare") ms;" \
          "baseline_python.py live $(grep latency_ms "$TMP/base_live.txt" | sed 's/latency_ms //') ms"
+    echo "round $r: backend CPU per INSERT: fsmml $(cat "$TMP/sig.cpu") ms, the rows and notification alone" \
+         "$(cat "$TMP/floor.cpu") ms, bare $(cat "$TMP/bare.cpu") ms"
     base50=$(awk '/latency_ms/ {print $3}' "$TMP/base_live.txt")
     [ -n "$base50" ] && awk -v b="$base50" -v s="$(med "$TMP/sig.signal")" -v w="$(med "$TMP/floor.signal")" \
         -v f="$(med "$TMP/bare")" 'BEGIN { printf "%.1f %.1f %.1f\n", b / s, b / w, b / f }' >>"$TMP/ratios"
