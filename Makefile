@@ -9,7 +9,7 @@ OBJS = \
 	src/kernel/features_kernel.o src/kernel/features_check.o src/kernel/features_catalog.o \
 	src/kernel/metrics.o src/kernel/walkforward.o src/kernel/kmeans.o src/kernel/statefsm.o \
 	src/kernel/exec_rules.o src/kernel/ensemble.o src/kernel/simulator.o src/kernel/tpe.o \
-	src/kernel/model_validate.o src/kernel/quantreg.o src/kernel/forest.o src/kernel/base64.o \
+	src/kernel/model_validate.o src/kernel/quantreg.o src/kernel/forest.o src/kernel/forest_ubj.o src/kernel/base64.o \
 	src/xgb/xgb_errors.o src/xgb/xgb_signals.o src/xgb/xgb_json.o src/xgb/xgb_matrix.o \
 	src/xgb/xgb_booster.o src/xgb/xgb_params.o src/xgb/xgb_predict.o src/xgb/xgb_forest.o src/xgb/xgb_validate.o \
 	src/xgb/xgb_limits.o src/xgb/xgb_sql.o src/xgb/xgb_quantile.o src/xgb/xgb_custom.o \

@@ -17,11 +17,8 @@
 
 #include "forest.h"
 
-#define FS_MISSING_LEFT 0x80000000u
-#define FS_MAX_NODES_PER_TREE (1 << 28)
-
-static int
-fail(char *err, size_t errlen, const char *msg, const char *detail)
+int
+fs_forest_fail(char *err, size_t errlen, const char *msg, const char *detail)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
@@ -68,8 +65,8 @@ int_of(const cJSON *v, int64_t *out)
 }
 
 /* Every node reached from the root at most once: each walk ends. */
-static bool
-is_tree(const FsForestNode *nodes, int32_t base, int n)
+bool
+fs_forest_is_tree(const FsForestNode *nodes, int32_t base, int n)
 {
 	unsigned char *seen = calloc(n, 1);
 	int32_t    *stack = malloc(sizeof(int32_t) * n);
@@ -106,6 +103,41 @@ is_tree(const FsForestNode *nodes, int32_t base, int n)
 	return ok;
 }
 
+/*
+ * The link, base margin, outputs and features of f from the learner's
+ * objective name and learner_model_param (shared with forest_ubj.c).
+ */
+int
+fs_forest_set_objective(FsForest *f, const char *objective, double base, double nclass, double nfeat,
+						char *err, size_t errlen)
+{
+	if (nfeat < 1 || nfeat > INT32_MAX || nclass < 0 || nclass > 100000)
+		return fs_forest_fail(err, errlen, "malformed learner_model_param", NULL);
+	f->nfeatures = (int32_t) nfeat;
+	f->ngroups = nclass > 1 ? (int32_t) nclass : 1;
+	if (strcmp(objective, "binary:logistic") == 0 && f->ngroups == 1)
+	{
+		if (!(base > 0 && base < 1))
+			return fs_forest_fail(err, errlen, "base_score outside (0, 1)", NULL);
+		f->link = FS_LINK_SIGMOID;
+		f->base_margin = -logf(1.0f / (float) base - 1.0f);
+	}
+	else if (strcmp(objective, "multi:softprob") == 0 && f->ngroups > 1)
+	{
+		f->link = FS_LINK_SOFTMAX;
+		f->base_margin = (float) base;
+	}
+	else if ((strcmp(objective, "reg:squarederror") == 0 ||
+			  strcmp(objective, "reg:pseudohubererror") == 0) && f->ngroups == 1)
+	{
+		f->link = FS_LINK_IDENTITY;
+		f->base_margin = (float) base;
+	}
+	else
+		return fs_forest_fail(err, errlen, "objective not reproduced", objective);
+	return 0;
+}
+
 int
 fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest *f,
 					char *err, size_t errlen)
@@ -129,42 +161,21 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 	memset(f, 0, sizeof(*f));
 	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(gbm, "name")) ||
 		strcmp(cJSON_GetObjectItemCaseSensitive(gbm, "name")->valuestring, "gbtree") != 0)
-		return fail(err, errlen, "not a gbtree model", NULL);
+		return fs_forest_fail(err, errlen, "not a gbtree model", NULL);
 	if (!cJSON_IsString(obj))
-		return fail(err, errlen, "no objective", NULL);
+		return fs_forest_fail(err, errlen, "no objective", NULL);
 	if (!number_of(path(model, k_base, 3), &base) || !number_of(path(model, k_nclass, 3), &nclass) ||
-		!number_of(path(model, k_nfeat, 3), &nfeat) || nfeat < 1 || nfeat > INT32_MAX ||
-		nclass < 0 || nclass > 100000)
-		return fail(err, errlen, "malformed learner_model_param", NULL);
-	f->nfeatures = (int32_t) nfeat;
-	f->ngroups = nclass > 1 ? (int32_t) nclass : 1;
-	if (strcmp(obj->valuestring, "binary:logistic") == 0 && f->ngroups == 1)
-	{
-		if (!(base > 0 && base < 1))
-			return fail(err, errlen, "base_score outside (0, 1)", NULL);
-		f->link = FS_LINK_SIGMOID;
-		f->base_margin = -logf(1.0f / (float) base - 1.0f);
-	}
-	else if (strcmp(obj->valuestring, "multi:softprob") == 0 && f->ngroups > 1)
-	{
-		f->link = FS_LINK_SOFTMAX;
-		f->base_margin = (float) base;
-	}
-	else if ((strcmp(obj->valuestring, "reg:squarederror") == 0 ||
-			  strcmp(obj->valuestring, "reg:pseudohubererror") == 0) && f->ngroups == 1)
-	{
-		f->link = FS_LINK_IDENTITY;
-		f->base_margin = (float) base;
-	}
-	else
-		return fail(err, errlen, "objective not reproduced", obj->valuestring);
+		!number_of(path(model, k_nfeat, 3), &nfeat))
+		return fs_forest_fail(err, errlen, "malformed learner_model_param", NULL);
+	if (fs_forest_set_objective(f, obj->valuestring, base, nclass, nfeat, err, errlen) != 0)
+		return -1;
 
 	gbm = cJSON_GetObjectItemCaseSensitive(gbm, "model");
 	trees = cJSON_GetObjectItemCaseSensitive(gbm, "trees");
 	info = cJSON_GetObjectItemCaseSensitive(gbm, "tree_info");
 	if (!cJSON_IsArray(trees) || !cJSON_IsArray(info) ||
 		cJSON_GetArraySize(trees) != cJSON_GetArraySize(info))
-		return fail(err, errlen, "malformed tree list", NULL);
+		return fs_forest_fail(err, errlen, "malformed tree list", NULL);
 	f->ntrees = cJSON_GetArraySize(trees);
 
 	/* sizes first, then one allocation per array; lists walked, not indexed (cJSON's are linked) */
@@ -175,9 +186,9 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 		int			n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tr, "left_children"));
 
 		if (cats != NULL && cJSON_GetArraySize(cats) > 0)
-			return fail(err, errlen, "categorical splits not reproduced", NULL);
+			return fs_forest_fail(err, errlen, "categorical splits not reproduced", NULL);
 		if (n < 1 || n > FS_MAX_NODES_PER_TREE || total + n > INT32_MAX)
-			return fail(err, errlen, "malformed tree", NULL);
+			return fs_forest_fail(err, errlen, "malformed tree", NULL);
 		total += n;
 	}
 	f->nnodes = total;
@@ -185,7 +196,7 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 	f->group = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
 	f->nodes = alloc(sizeof(FsForestNode) * (total > 0 ? total : 1), arg);
 	if (f->root == NULL || f->group == NULL || f->nodes == NULL)
-		return fail(err, errlen, "out of memory", NULL);
+		return fs_forest_fail(err, errlen, "out of memory", NULL);
 
 	total = 0;
 	tr = trees->child;
@@ -206,10 +217,10 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 		int64_t		g;
 
 		if (!int_of(ti, &g) || g < 0 || g >= f->ngroups)
-			return fail(err, errlen, "tree_info outside the output groups", NULL);
+			return fs_forest_fail(err, errlen, "tree_info outside the output groups", NULL);
 		if (cJSON_GetArraySize(rc) != n || cJSON_GetArraySize(si) != n ||
 			cJSON_GetArraySize(sc) != n || cJSON_GetArraySize(dl) != n)
-			return fail(err, errlen, "tree arrays of different lengths", NULL);
+			return fs_forest_fail(err, errlen, "tree arrays of different lengths", NULL);
 		f->root[t] = (int32_t) total;
 		f->group[t] = (int32_t) g;
 		cl = lc->child;
@@ -227,7 +238,7 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 
 			if (!int_of(cl, &l) || !int_of(cr, &r) || !int_of(cs, &feat) ||
 				!int_of(cd, &d) || !cJSON_IsNumber(cc))
-				return fail(err, errlen, "malformed tree node", NULL);
+				return fs_forest_fail(err, errlen, "malformed tree node", NULL);
 			nd->value = (float) cc->valuedouble;
 			if (l == -1)
 			{
@@ -236,13 +247,13 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 				continue;
 			}
 			if (l < 0 || r < 0 || l >= n || r >= n || feat < 0 || feat >= f->nfeatures)
-				return fail(err, errlen, "tree node links out of range", NULL);
+				return fs_forest_fail(err, errlen, "tree node links out of range", NULL);
 			nd->left = (int32_t) (total + l);
 			nd->right = (int32_t) (total + r);
 			nd->feature = (uint32_t) feat | (d ? FS_MISSING_LEFT : 0);
 		}
-		if (!is_tree(&f->nodes[total], (int32_t) total, n))
-			return fail(err, errlen, "tree nodes do not form a tree", NULL);
+		if (!fs_forest_is_tree(&f->nodes[total], (int32_t) total, n))
+			return fs_forest_fail(err, errlen, "tree nodes do not form a tree", NULL);
 		total += n;
 	}
 	return 0;

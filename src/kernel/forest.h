@@ -7,6 +7,7 @@
 #ifndef FSMML_FOREST_H
 #define FSMML_FOREST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,23 @@ typedef void *(*FsForestAlloc) (size_t size, void *arg);
  */
 extern int	fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg,
 								FsForest *f, char *err, size_t errlen);
+
+/*
+ * The same forest from a model saved as UBJSON (format "ubj"), read in place
+ * (forest_ubj.c): the split conditions as the float32 XGBoost keeps, no text
+ * written and parsed, no node per array element.  Same refusals as
+ * fs_forest_from_json; every length is checked against buf.
+ */
+extern int	fs_forest_from_ubj(const void *buf, size_t len, FsForestAlloc alloc, void *arg,
+							   FsForest *f, char *err, size_t errlen);
+
+/* Shared by the two readers. */
+#define FS_MISSING_LEFT 0x80000000u	/* FsForestNode.feature: missing goes left */
+#define FS_MAX_NODES_PER_TREE (1 << 28)
+extern int	fs_forest_fail(char *err, size_t errlen, const char *msg, const char *detail);
+extern int	fs_forest_set_objective(FsForest *f, const char *objective, double base, double nclass,
+									double nfeat, char *err, size_t errlen);
+extern bool fs_forest_is_tree(const FsForestNode *nodes, int32_t base, int n);
 
 /*
  * out[0..ngroups) for one row of nfeatures floats (NaN: missing), after the

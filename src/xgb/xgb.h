@@ -86,6 +86,7 @@ typedef struct FsXgbBooster
 	int			small_calls;	/* predictions of at most FSXGB_FOREST_MAX_ROWS rows */
 	bool		forest_tried;	/* compiled once, kept only if it matched XGBoost */
 	struct FsForest *forest;	/* in owner; NULL: predict through XGBoost */
+	struct FsForest *unverified;	/* read from the loaded UBJSON, not yet checked */
 	bool		release_for_forest; /* free the XGBoost handle once the forest matches */
 } FsXgbBooster;
 

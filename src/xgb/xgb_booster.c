@@ -156,6 +156,8 @@ fsxgb_booster_load(MemoryContext owner, const void *buf, Size len)
 	FSXGB_CALL("model load", ERRCODE_DATA_CORRUPTED,
 			   XGBoosterLoadModelFromBuffer(b->handle, buf, (bst_ulong) len));
 	fsxgb_scoring_threads(b);
+	if (release_for_forest)
+		fsxgb_forest_read(b, buf, len);
 	return b;
 }
 

@@ -1,8 +1,9 @@
 /*
  * xgb_forest.c — a scoring booster that predicts single rows again and
  * again (live scoring's cached champions) is compiled into a flat forest
- * (kernel/forest.c) on its second small prediction; after that a prediction
- * of a few rows runs in C instead of XGBoost.  Each XGBoost call costs far
+ * (kernel/forest.c; read from the booster's UBJSON by kernel/forest_ubj.c)
+ * on its second small prediction; after that a prediction of a few rows
+ * runs in C instead of XGBoost.  Each XGBoost call costs far
  * more than the trees of one row: a proxy DMatrix whose constructor reads
  * the cgroup CPU quota from /sys, signal masks, thread hand-offs.
  *
@@ -96,19 +97,88 @@ probe_rows(const FsForest *f, int nrows)
 }
 
 static void
+forest_free(FsForest *f)
+{
+	if (f->root)
+		pfree(f->root);
+	if (f->group)
+		pfree(f->group);
+	if (f->nodes)
+		pfree(f->nodes);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * A cached scoring booster's forest read straight from the UBJSON it was
+ * loaded from (the stored model: no XGBoost save, no text): compile()
+ * checks it against XGBoost on the second small prediction.  Nothing when
+ * the bytes are JSON or the reader refuses them.
+ */
+void
+fsxgb_forest_read(FsXgbBooster *b, const void *buf, Size len)
+{
+	const char *c = buf;
+	FsForest   *f;
+	char		err[128];
+
+	if (len < 2 || c[0] != '{' || c[1] == '"')
+		return;
+	f = MemoryContextAllocZero(b->owner, sizeof(FsForest));
+	if (fs_forest_from_ubj(buf, len, forest_alloc, b->owner, f, err, sizeof(err)) == 0)
+		b->unverified = f;
+	else
+	{
+		forest_free(f);
+		pfree(f);
+	}
+}
+
+/*
+ * The booster's trees as a forest: the one read at load, else read from
+ * the UBJSON XGBoost saves now (typed arrays in place); a model that reader
+ * refuses is tried once more as JSON text, the reader it was checked
+ * against.
+ */
+static bool
+forest_from_booster(FsXgbBooster *b, FsForest *f, char *err, size_t errlen)
+{
+	bytea	   *ubj;
+	bytea	   *json;
+	cJSON	   *model;
+
+	if (b->unverified)
+	{
+		*f = *b->unverified;
+		pfree(b->unverified);
+		b->unverified = NULL;
+		return true;
+	}
+	ubj = fsxgb_booster_save(b, "ubj");
+	if (fs_forest_from_ubj(VARDATA(ubj), VARSIZE(ubj) - VARHDRSZ, forest_alloc, b->owner, f,
+						   err, errlen) == 0)
+		return true;
+	ereport(DEBUG1, (errmsg_internal("fsmml: no forest from UBJSON (%s); trying JSON", err)));
+	pfree(ubj);
+	forest_free(f);				/* what the refused read allocated in the booster's context */
+	json = fsxgb_booster_save(b, "json");
+	model = fsxgb_json_parse_owned(text_to_cstring((text *) json), CurrentMemoryContext);
+	return fs_forest_from_json(model, forest_alloc, b->owner, f, err, errlen) == 0;
+}
+
+static void
 compile(FsXgbBooster *b)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "fsxgb forest",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	bytea	   *json = fsxgb_booster_save(b, "json");
-	char	   *doc = text_to_cstring((text *) json);
-	cJSON	   *model = fsxgb_json_parse_owned(doc, tmp);
 	FsForest   *f = MemoryContextAllocZero(b->owner, sizeof(FsForest));
 	char		err[128];
 
-	if (fs_forest_from_json(model, forest_alloc, b->owner, f, err, sizeof(err)) != 0)
+	if (!forest_from_booster(b, f, err, sizeof(err)))
+	{
 		ereport(DEBUG1, (errmsg_internal("fsmml: no forest for this booster: %s", err)));
+		forest_free(f);
+	}
 	else
 	{
 		float	   *x = probe_rows(f, FSXGB_FOREST_PROBES);
@@ -137,7 +207,10 @@ compile(FsXgbBooster *b)
 			}
 		}
 		else
+		{
 			ereport(DEBUG1, (errmsg_internal("fsmml: forest differs from XGBoost on a probe row; not used")));
+			forest_free(f);
+		}
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);

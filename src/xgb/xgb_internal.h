@@ -30,6 +30,7 @@
 #define FSXGB_FOREST_MAX_ROWS 16
 extern bool fsxgb_forest_predict(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
 								 float *out, uint64 groups);
+extern void fsxgb_forest_read(FsXgbBooster *b, const void *buf, Size len);
 /* xgb_predict.c: fsxgb_predict_dense without the forest */
 extern uint64 fsxgb_predict_xgboost(FsXgbBooster *b, const float *data, uint64 nrow, uint64 ncol,
 									float *out, uint64 out_len);

@@ -8,7 +8,7 @@
 set -u
 W=$FSMML_TEST_DIR/forest; rm -rf "$W"; mkdir -p "$W"
 cd "$ROOT"
-cc -O2 -Wall -Wextra -Werror -std=gnu99 -I src/kernel src/kernel/forest.c test/unit/forest_test.c \
+cc -O2 -Wall -Wextra -Werror -std=gnu99 -I src/kernel src/kernel/forest.c src/kernel/forest_ubj.c test/unit/forest_test.c \
     -lxgboost -lcjson -lm -o "$W/forest_test" 2>"$W/cc.log"
 check "forest.c and its test compile without PostgreSQL" [ $? -eq 0 ] || cat "$W/cc.log"
 "$W/forest_test" | grep -E '^(ok|not ok|#)'

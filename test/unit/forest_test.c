@@ -1,8 +1,10 @@
 /*
- * forest_test.c — src/kernel/forest.c against XGBoost 1.7 itself (C API,
- * no PostgreSQL): models trained here on rows with missing values, saved
- * as JSON, compiled into forests, and every prediction compared bit for
- * bit with XGBoosterPredictFromDense on fresh rows.  Prints TAP lines.
+ * forest_test.c — src/kernel/forest.c and forest_ubj.c against XGBoost 1.7
+ * itself (C API, no PostgreSQL): models trained here on rows with missing
+ * values, saved as JSON and as UBJSON, compiled into forests (the two
+ * identical node for node), and every prediction compared bit for bit with
+ * XGBoosterPredictFromDense on fresh rows; truncated and corrupted UBJSON
+ * refused or read within its bounds.  Prints TAP lines.
  */
 #include <math.h>
 #include <stdint.h>
@@ -59,11 +61,72 @@ alloc(size_t size, void *arg)
 	return malloc(size);
 }
 
+static int
+same_forest(const FsForest *a, const FsForest *b)
+{
+	return a->ntrees == b->ntrees && a->ngroups == b->ngroups && a->nfeatures == b->nfeatures &&
+		a->link == b->link && memcmp(&a->base_margin, &b->base_margin, sizeof(float)) == 0 &&
+		a->nnodes == b->nnodes &&
+		memcmp(a->root, b->root, sizeof(int32_t) * a->ntrees) == 0 &&
+		memcmp(a->group, b->group, sizeof(int32_t) * a->ntrees) == 0 &&
+		memcmp(a->nodes, b->nodes, sizeof(FsForestNode) * a->nnodes) == 0;
+}
+
+static void
+free_forest(FsForest *f)
+{
+	free(f->root);
+	free(f->group);
+	free(f->nodes);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * A UBJSON model cut short at many lengths is refused; with bytes flipped
+ * it is refused or gives a forest whose walks stay in bounds.
+ */
+static void
+damaged_ubj(const char *buf, size_t len)
+{
+	unsigned char *copy = malloc(len);
+	FsForest	g;
+	char		err[128];
+	float		row[NF];
+	float		out[8];
+	long		accepted = 0;
+	long		cut_accepted = 0;
+
+	for (size_t cut = 0; cut < len; cut += len / 211 + 1)
+	{
+		memcpy(copy, buf, cut);
+		if (fs_forest_from_ubj(copy, cut, alloc, NULL, &g, err, sizeof(err)) == 0)
+			cut_accepted++;
+		free_forest(&g);
+	}
+	check(cut_accepted == 0, "UBJSON cut short at 212 lengths: every one refused");
+	rows(row, 1, 0.2);
+	for (int trial = 0; trial < 2000; trial++)
+	{
+		memcpy(copy, buf, len);
+		for (int k = 0; k < 1 + trial % 4; k++)
+			copy[(size_t) (unif() * len) % len] = (unsigned char) (unif() * 256);
+		if (fs_forest_from_ubj(copy, len, alloc, NULL, &g, err, sizeof(err)) == 0)
+		{
+			accepted++;
+			fs_forest_predict_row(&g, row, out);	/* every link checked: stays in the arrays */
+		}
+		free_forest(&g);
+	}
+	printf("# %ld of 2000 damaged models still formed a forest\n", accepted);
+	check(1, "UBJSON with 1-4 random bytes changed, 2000 times: refused or read within bounds");
+	free(copy);
+}
+
 #define XGB(call) do { if ((call) != 0) { printf("Bail out! %s\n", XGBGetLastError()); exit(1); } } while (0)
 
 /* label kind: 0 binary, 1 multi (6 classes), 2 regression */
 static void
-run(const char *name, int kind, const char *const *params, int nparams, int rounds)
+run(const char *name, int kind, const char *const *params, int nparams, int rounds, int damage)
 {
 	float	   *x = malloc(sizeof(float) * NTRAIN * NF);
 	float	   *y = malloc(sizeof(float) * NTRAIN);
@@ -75,6 +138,7 @@ run(const char *name, int kind, const char *const *params, int nparams, int roun
 	char	   *json;
 	cJSON	   *model;
 	FsForest	f;
+	FsForest	u;
 	char		err[128];
 	char		iface[256];
 	char		what[256];
@@ -83,7 +147,7 @@ run(const char *name, int kind, const char *const *params, int nparams, int roun
 	const float *want;
 	int			groups = kind == 1 ? 6 : 1;
 	long		differ = 0;
-	float		got[8];
+	float		got[16];
 
 	rows(x, NTRAIN, 0.15);
 	for (int i = 0; i < NTRAIN; i++)
@@ -114,6 +178,17 @@ run(const char *name, int kind, const char *const *params, int nparams, int roun
 	check(model != NULL && fs_forest_from_json(model, alloc, NULL, &f, err, sizeof(err)) == 0, what);
 	if (failures)
 		printf("# %s\n", err);
+	XGB(XGBoosterSaveModelToBuffer(b, "{\"format\": \"ubj\"}", &len, &buf));
+	snprintf(what, sizeof(what), "%s: the UBJSON model gives the same forest, node for node", name);
+	{
+		int			rc = fs_forest_from_ubj(buf, len, alloc, NULL, &u, err, sizeof(err));
+
+		check(rc == 0 && same_forest(&f, &u), what);
+		if (rc != 0)
+			printf("# %s\n", err);
+	}
+	if (damage)
+		damaged_ubj(buf, len);
 
 	rows(t, NTEST, 0.2);
 	/* infinities: compared like any value by in-place prediction (no missing) */
@@ -129,18 +204,22 @@ run(const char *name, int kind, const char *const *params, int nparams, int roun
 	for (int i = 0; i < NTEST; i++)
 	{
 		fs_forest_predict_row(&f, t + (long) i * NF, got);
-		if (memcmp(got, want + (long) i * groups, sizeof(float) * groups) != 0)
+		fs_forest_predict_row(&u, t + (long) i * NF, got + groups);
+		if (memcmp(got, want + (long) i * groups, sizeof(float) * groups) != 0 ||
+			memcmp(got + groups, want + (long) i * groups, sizeof(float) * groups) != 0)
 		{
 			if (differ == 0)
 				printf("# row %d: forest %.9g, XGBoost %.9g\n", i, got[0], want[(long) i * groups]);
 			differ++;
 		}
 	}
-	snprintf(what, sizeof(what), "%s: %d trees, %d rows, every output bit-equal to XGBoost (%ld differ)",
+	snprintf(what, sizeof(what), "%s: %d trees, %d rows, every output of both forests bit-equal to XGBoost (%ld differ)",
 			 name, f.ntrees, NTEST, differ);
 	check(differ == 0, what);
 	cJSON_Delete(model);
 	free(json);
+	free_forest(&f);
+	free_forest(&u);
 	XGB(XGBoosterFree(b));
 	XGB(XGDMatrixFree(d));
 	free(x);
@@ -171,11 +250,11 @@ main(void)
 	char	   *json;
 	cJSON	   *model;
 
-	run("binary:logistic, depth 6, 150 rounds", 0, bin, 8, 150);
-	run("binary:logistic, base_score 0.3", 0, bin_base, 8, 60);
-	run("multi:softprob, 6 classes", 1, multi, 8, 60);
-	run("reg:squarederror, depth 8, pruned (gamma 2)", 2, reg, 10, 120);
-	run("binary:logistic, exact, pruned (gamma 0.5)", 0, exact, 10, 80);
+	run("binary:logistic, depth 6, 150 rounds", 0, bin, 8, 150, 0);
+	run("binary:logistic, base_score 0.3", 0, bin_base, 8, 60, 1);
+	run("multi:softprob, 6 classes", 1, multi, 8, 60, 0);
+	run("reg:squarederror, depth 8, pruned (gamma 2)", 2, reg, 10, 120, 0);
+	run("binary:logistic, exact, pruned (gamma 0.5)", 0, exact, 10, 80, 0);
 
 	/* a linear booster is refused, not approximated */
 	rows(x, 50, 0);
@@ -190,6 +269,9 @@ main(void)
 	model = cJSON_Parse(json);
 	check(fs_forest_from_json(model, alloc, NULL, &f, err, sizeof(err)) != 0 &&
 		  strstr(err, "gbtree") != NULL, "a gblinear model is refused (\"not a gbtree model\")");
+	XGB(XGBoosterSaveModelToBuffer(b, "{\"format\": \"ubj\"}", &len, &buf));
+	check(fs_forest_from_ubj(buf, len, alloc, NULL, &f, err, sizeof(err)) != 0 &&
+		  strstr(err, "gbtree") != NULL, "a gblinear model is refused from UBJSON too");
 	/* a cycle is refused: the walk would never end */
 	{
 		cJSON	   *trees;
