@@ -15,4 +15,12 @@ cc -O2 -Wall -Wextra -Werror -std=gnu99 -I src/kernel src/kernel/forest.c src/ke
 check "forest.c and its test compile without PostgreSQL" [ $? -eq 0 ] || cat "$W/cc.log"
 "$W/forest_test" | grep -E '^(ok|not ok|#)'
 check "the forest test ran to its end" [ "${PIPESTATUS[0]}" -eq 0 ]
+# the same under AddressSanitizer and UBSan: the damaged UBJSON is read within its bounds
+cc -O1 -g -Wall -Wextra -Werror -std=gnu99 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+    -I src/kernel src/kernel/forest.c src/kernel/forest_ubj.c test/unit/forest_test.c \
+    -lxgboost -lcjson -lm -o "$W/forest_test_asan" 2>"$W/cc_asan.log"
+check "forest.c and forest_ubj.c compile with AddressSanitizer" [ $? -eq 0 ] || cat "$W/cc_asan.log"
+ASAN_OPTIONS=detect_leaks=0 "$W/forest_test_asan" >"$W/asan.out" 2>&1   # a failed check or a report: exit 1
+check "under AddressSanitizer and UBSan: every check passes, no invalid access" [ $? -eq 0 ] ||
+    tail -20 "$W/asan.out"
 finish
