@@ -104,6 +104,32 @@ fs_forest_is_tree(const FsForestNode *nodes, int32_t base, int n)
 }
 
 /*
+ * Node i of a tree of n nodes starting at total: its children, split feature
+ * and default direction as XGBoost stores them (left_children -1: a leaf),
+ * checked to stay inside the tree and the model's features.
+ */
+int
+fs_forest_set_node(FsForest *f, int64_t total, int n, int i, int64_t l, int64_t r, int64_t feat,
+				   int64_t default_left, double value, char *err, size_t errlen)
+{
+	FsForestNode *nd = &f->nodes[total + i];
+
+	nd->value = (float) value;
+	if (l == -1)
+	{
+		nd->left = nd->right = -1;
+		nd->feature = 0;
+		return 0;
+	}
+	if (l < 0 || r < 0 || l >= n || r >= n || feat < 0 || feat >= f->nfeatures)
+		return fs_forest_fail(err, errlen, "tree node links out of range", NULL);
+	nd->left = (int32_t) (total + l);
+	nd->right = (int32_t) (total + r);
+	nd->feature = (uint32_t) feat | (default_left ? FS_MISSING_LEFT : 0);
+	return 0;
+}
+
+/*
  * The link, base margin, outputs and features of f from the learner's
  * objective name and learner_model_param (shared with forest_ubj.c).
  */
@@ -230,7 +256,6 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 		cd = dl->child;
 		for (int i = 0; i < n; i++, cl = cl->next, cr = cr->next, cs = cs->next, cc = cc->next, cd = cd->next)
 		{
-			FsForestNode *nd = &f->nodes[total + i];
 			int64_t		l,
 						r,
 						feat,
@@ -239,18 +264,8 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 			if (!int_of(cl, &l) || !int_of(cr, &r) || !int_of(cs, &feat) ||
 				!int_of(cd, &d) || !cJSON_IsNumber(cc))
 				return fs_forest_fail(err, errlen, "malformed tree node", NULL);
-			nd->value = (float) cc->valuedouble;
-			if (l == -1)
-			{
-				nd->left = nd->right = -1;
-				nd->feature = 0;
-				continue;
-			}
-			if (l < 0 || r < 0 || l >= n || r >= n || feat < 0 || feat >= f->nfeatures)
-				return fs_forest_fail(err, errlen, "tree node links out of range", NULL);
-			nd->left = (int32_t) (total + l);
-			nd->right = (int32_t) (total + r);
-			nd->feature = (uint32_t) feat | (d ? FS_MISSING_LEFT : 0);
+			if (fs_forest_set_node(f, total, n, i, l, r, feat, d, cc->valuedouble, err, errlen) < 0)
+				return -1;
 		}
 		if (!fs_forest_is_tree(&f->nodes[total], (int32_t) total, n))
 			return fs_forest_fail(err, errlen, "tree nodes do not form a tree", NULL);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "forest.h"
+#include "ubj.h"
 
 #define UB_MAX_DEPTH 32
 
@@ -33,71 +34,14 @@ typedef struct UbArray
 	UbPtr		data;			/* the first element */
 } UbArray;
 
-static int
-ub_size(unsigned char t)
-{
-	switch (t)
-	{
-		case 'i':
-		case 'U':
-			return 1;
-		case 'I':
-			return 2;
-		case 'l':
-		case 'd':
-			return 4;
-		case 'L':
-		case 'D':
-			return 8;
-		default:
-			return -1;
-	}
-}
-
-static uint64_t
-ub_be(UbPtr p, int n)
-{
-	uint64_t	v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* A number of type t at p (size already checked), as a double. */
 static double
 ub_decode(unsigned char t, UbPtr p)
 {
-	uint64_t	raw = ub_be(p, ub_size(t));
+	double		d;
+	int64_t		iv;
 
-	switch (t)
-	{
-		case 'i':
-			return (int8_t) raw;
-		case 'U':
-			return (uint8_t) raw;
-		case 'I':
-			return (int16_t) raw;
-		case 'l':
-			return (int32_t) raw;
-		case 'L':
-			return (double) (int64_t) raw;
-		case 'd':
-			{
-				uint32_t	u = (uint32_t) raw;
-				float		f;
-
-				memcpy(&f, &u, sizeof(f));
-				return f;
-			}
-		default:				/* 'D' */
-			{
-				double		d;
-
-				memcpy(&d, &raw, sizeof(d));
-				return d;
-			}
-	}
+	return fs_ubj_number(t, p, &d, &iv) ? (double) iv : d;
 }
 
 /* A length or count ('L' int64) at *p, within end; advances *p. */
@@ -106,7 +50,7 @@ ub_length(UbPtr *p, UbPtr end, int64_t *n)
 {
 	if (end - *p < 9 || **p != 'L')
 		return false;
-	*n = (int64_t) ub_be(*p + 1, 8);
+	*n = (int64_t) fs_ubj_be(*p + 1, 8);
 	*p += 9;
 	return *n >= 0 && *n <= end - *p;	/* every element, byte or key takes a byte */
 }
@@ -122,7 +66,7 @@ ub_array(UbPtr v, UbPtr end, UbArray *a)
 		return false;
 	if (p < end && *p == '$')
 	{
-		if (end - p < 2 || (a->size = ub_size(p[1])) < 0)
+		if (end - p < 2 || (a->size = fs_ubj_size(p[1])) < 0)
 			return false;
 		a->type = (char) p[1];
 		p += 2;
@@ -187,9 +131,9 @@ ub_skip(UbPtr *p, UbPtr end, int depth)
 			q++;
 			break;
 		default:
-			if (ub_size(*q) < 0 || end - q - 1 < ub_size(*q))
+			if (fs_ubj_size(*q) < 0 || end - q - 1 < fs_ubj_size(*q))
 				return false;
-			q += 1 + ub_size(*q);
+			q += 1 + fs_ubj_size(*q);
 	}
 	*p = q;
 	return true;
@@ -258,7 +202,7 @@ ub_number(UbPtr v, UbPtr end, double *out)
 		*out = strtod(buf, &stop);
 		return stop != buf && *stop == '\0';
 	}
-	if (ub_size(*v) < 0 || end - v - 1 < ub_size(*v))
+	if (fs_ubj_size(*v) < 0 || end - v - 1 < fs_ubj_size(*v))
 		return false;
 	*out = ub_decode(*v, v + 1);
 	return true;
@@ -433,7 +377,6 @@ fs_forest_from_ubj(const void *buf, size_t len, FsForestAlloc alloc, void *arg, 
 		f->group[t] = (int32_t) gd;
 		for (int i = 0; i < n; i++)
 		{
-			FsForestNode *nd = &f->nodes[total + i];
 			int64_t		l,
 						r,
 						feat,
@@ -442,18 +385,8 @@ fs_forest_from_ubj(const void *buf, size_t len, FsForestAlloc alloc, void *arg, 
 			if (!ub_int_at(&tree.lc, i, &l) || !ub_int_at(&tree.rc, i, &r) ||
 				!ub_int_at(&tree.si, i, &feat) || !ub_int_at(&tree.dl, i, &d))
 				return fs_forest_fail(err, errlen, "malformed tree node", NULL);
-			nd->value = (float) ub_at(&tree.sc, i);
-			if (l == -1)
-			{
-				nd->left = nd->right = -1;
-				nd->feature = 0;
-				continue;
-			}
-			if (l < 0 || r < 0 || l >= n || r >= n || feat < 0 || feat >= f->nfeatures)
-				return fs_forest_fail(err, errlen, "tree node links out of range", NULL);
-			nd->left = (int32_t) (total + l);
-			nd->right = (int32_t) (total + r);
-			nd->feature = (uint32_t) feat | (d ? FS_MISSING_LEFT : 0);
+			if (fs_forest_set_node(f, total, n, i, l, r, feat, d, ub_at(&tree.sc, i), err, errlen) < 0)
+				return -1;
 		}
 		if (!fs_forest_is_tree(&f->nodes[total], (int32_t) total, n))
 			return fs_forest_fail(err, errlen, "tree nodes do not form a tree", NULL);

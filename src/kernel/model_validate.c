@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "model_validate.h"
+#include "ubj.h"
 
 #define Max(a, b) ((a) > (b) ? (a) : (b))
 #define Min(a, b) ((a) < (b) ? (a) : (b))
@@ -231,85 +232,17 @@ mv_json_ws(MvReader *r)
 		r->p++;
 }
 
-static int
-mv_ubj_size(char t)
-{
-	switch (t)
-	{
-		case 'i':
-		case 'U':
-			return 1;
-		case 'I':
-			return 2;
-		case 'l':
-		case 'd':
-			return 4;
-		case 'L':
-		case 'D':
-			return 8;
-		default:
-			return -1;
-	}
-}
-
-static uint64_t
-mv_be(const unsigned char *p, int n)
-{
-	uint64_t		v = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* A fixed-size UBJ number of type t at r->p (consumed). */
 static void
 mv_ubj_number(MvReader *r, char t, double *d, int64_t *iv, bool *is_int)
 {
-	int			n = mv_ubj_size(t);
-	uint64_t		raw;
+	int			n = fs_ubj_size((unsigned char) t);
 
 	if (n < 0)
 		mv_fail(r, "expected a number");
 	mv_need(r, n);
-	raw = mv_be(r->p, n);
+	*is_int = fs_ubj_number((unsigned char) t, r->p, d, iv);
 	r->p += n;
-	*is_int = true;
-	switch (t)
-	{
-		case 'i':
-			*iv = (int8_t) raw;
-			break;
-		case 'U':
-			*iv = (uint8_t) raw;
-			break;
-		case 'I':
-			*iv = (int16_t) raw;
-			break;
-		case 'l':
-			*iv = (int32_t) raw;
-			break;
-		case 'L':
-			*iv = (int64_t) raw;
-			break;
-		case 'd':
-			{
-				uint32_t		u = (uint32_t) raw;
-				float		f;
-
-				memcpy(&f, &u, sizeof(f));
-				*d = f;
-				*is_int = false;
-				break;
-			}
-		default:				/* 'D' */
-			memcpy(d, &raw, sizeof(*d));
-			*is_int = false;
-			break;
-	}
-	if (*is_int)
-		*d = (double) *iv;
 }
 
 /* UBJ lengths and counts: XGBoost writes them as 'L' int64_t. */
@@ -355,7 +288,7 @@ mv_kind(MvReader *r, MvCont *parent)
 			case 'Z':
 				return MV_NULL;
 			default:
-				if (mv_ubj_size(c) > 0)
+				if (fs_ubj_size((unsigned char) c) > 0)
 					return MV_NUMBER;
 				mv_fail(r, "unknown UBJSON marker 0x%02x", (unsigned char) c);
 		}
@@ -609,7 +542,7 @@ mv_array_begin(MvReader *r, MvCont *c)
 		r->p++;
 		mv_need(r, 1);
 		c->typed = (char) *r->p++;
-		if (mv_ubj_size(c->typed) < 0)
+		if (fs_ubj_size((unsigned char) c->typed) < 0)
 			mv_fail(r, "unsupported typed array");
 		mv_need(r, 1);
 		if (*r->p != '#')
@@ -622,7 +555,7 @@ mv_array_begin(MvReader *r, MvCont *c)
 	c->remaining = mv_ubj_length(r);
 	/* every element takes at least one byte (typed: its size) */
 	if ((uint64_t) c->remaining > (uint64_t) (r->end - r->p) /
-		(uint64_t) (c->typed ? mv_ubj_size(c->typed) : 1))
+		(uint64_t) (c->typed ? fs_ubj_size((unsigned char) c->typed) : 1))
 		mv_fail(r, "array count exceeds the blob");
 }
 
@@ -672,7 +605,7 @@ mv_array_skip_count(MvReader *r, int depth)
 	if (r->ubj && c.typed)
 	{
 		n = c.remaining;
-		r->p += n * mv_ubj_size(c.typed);	/* checked by mv_array_begin */
+		r->p += n * fs_ubj_size((unsigned char) c.typed);	/* checked by mv_array_begin */
 		return n;
 	}
 	while (mv_array_next(r, &c))
