@@ -103,6 +103,19 @@ fs_forest_is_tree(const FsForestNode *nodes, int32_t base, int n)
 	return ok;
 }
 
+/* The forest's arrays for its ntrees trees of total nodes, from alloc. */
+int
+fs_forest_alloc_nodes(FsForest *f, int64_t total, FsForestAlloc alloc, void *arg, char *err, size_t errlen)
+{
+	f->nnodes = total;
+	f->root = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
+	f->group = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
+	f->nodes = alloc(sizeof(FsForestNode) * (total > 0 ? total : 1), arg);
+	if (f->root == NULL || f->group == NULL || f->nodes == NULL)
+		return fs_forest_fail(err, errlen, "out of memory", NULL);
+	return 0;
+}
+
 /*
  * Node i of a tree of n nodes starting at total: its children, split feature
  * and default direction as XGBoost stores them (left_children -1: a leaf),
@@ -217,12 +230,8 @@ fs_forest_from_json(const cJSON *model, FsForestAlloc alloc, void *arg, FsForest
 			return fs_forest_fail(err, errlen, "malformed tree", NULL);
 		total += n;
 	}
-	f->nnodes = total;
-	f->root = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
-	f->group = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
-	f->nodes = alloc(sizeof(FsForestNode) * (total > 0 ? total : 1), arg);
-	if (f->root == NULL || f->group == NULL || f->nodes == NULL)
-		return fs_forest_fail(err, errlen, "out of memory", NULL);
+	if (fs_forest_alloc_nodes(f, total, alloc, arg, err, errlen) < 0)
+		return -1;
 
 	total = 0;
 	tr = trees->child;

@@ -69,6 +69,8 @@ extern int	fs_forest_fail(char *err, size_t errlen, const char *msg, const char 
 extern int	fs_forest_set_objective(FsForest *f, const char *objective, double base, double nclass,
 									double nfeat, char *err, size_t errlen);
 extern bool fs_forest_is_tree(const FsForestNode *nodes, int32_t base, int n);
+extern int	fs_forest_alloc_nodes(FsForest *f, int64_t total, FsForestAlloc alloc, void *arg,
+								  char *err, size_t errlen);
 extern int	fs_forest_set_node(FsForest *f, int64_t total, int n, int i, int64_t l, int64_t r,
 							   int64_t feat, int64_t default_left, double value, char *err, size_t errlen);
 

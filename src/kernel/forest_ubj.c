@@ -345,12 +345,8 @@ fs_forest_from_ubj(const void *buf, size_t len, FsForestAlloc alloc, void *arg, 
 		total += tree.lc.n;
 		tr = tree.next;
 	}
-	f->nnodes = total;
-	f->root = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
-	f->group = alloc(sizeof(int32_t) * (f->ntrees > 0 ? f->ntrees : 1), arg);
-	f->nodes = alloc(sizeof(FsForestNode) * (total > 0 ? total : 1), arg);
-	if (f->root == NULL || f->group == NULL || f->nodes == NULL)
-		return fs_forest_fail(err, errlen, "out of memory", NULL);
+	if (fs_forest_alloc_nodes(f, total, alloc, arg, err, errlen) < 0)
+		return -1;
 
 	total = 0;
 	tr = trees.data;
