@@ -134,14 +134,17 @@ static bool version_checked = false;
 static void
 check_installed_version(void)
 {
-	Oid			extoid = get_extension_oid("fsmml", true);
+	Oid			extoid;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	char	   *installed = NULL;
 
-	if (version_checked || !OidIsValid(extoid))
+	if (version_checked)
+		return;					/* a catalog scan per call otherwise (per bar, live) */
+	extoid = get_extension_oid("fsmml", true);
+	if (!OidIsValid(extoid))
 		return;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
