@@ -28,6 +28,18 @@ CREATE TABLE floor_bench.state_tpl AS
     SELECT * FROM trading.state_history WHERE symbol = :'sym' ORDER BY "timestamp" DESC LIMIT 1;
 CREATE TABLE floor_bench.signal_tpl AS
     SELECT * FROM trading.agentsignals WHERE symbol = :'sym' ORDER BY "timestamp" DESC LIMIT 1;
+-- without templates the floor would write only the bar and its feature row
+DO $$
+BEGIN
+    IF (SELECT count(*) FROM floor_bench.preds_tpl) = 0 OR NOT EXISTS (SELECT 1 FROM floor_bench.state_tpl)
+       OR NOT EXISTS (SELECT 1 FROM floor_bench.signal_tpl) OR NOT EXISTS (SELECT 1 FROM floor_bench.features_tpl) THEN
+        RAISE EXCEPTION 'no live-scored bar to copy: predictions %, state %, signal %, features %',
+            (SELECT count(*) FROM floor_bench.preds_tpl), (SELECT count(*) FROM floor_bench.state_tpl),
+            (SELECT count(*) FROM floor_bench.signal_tpl), (SELECT count(*) FROM floor_bench.features_tpl)
+            USING HINT = 'Insert a bar of the series with live scoring on first (bench/live_insert.sh does).';
+    END IF;
+END
+$$;
 
 -- one statement per bar, as live scoring's (data-modifying CTEs), then the notification
 SELECT format($create$
