@@ -175,10 +175,7 @@ compile(FsXgbBooster *b)
 	char		err[128];
 
 	if (!forest_from_booster(b, f, err, sizeof(err)))
-	{
 		ereport(DEBUG1, (errmsg_internal("fsmml: no forest for this booster: %s", err)));
-		forest_free(f);
-	}
 	else
 	{
 		float	   *x = probe_rows(f, FSXGB_FOREST_PROBES);
@@ -207,10 +204,12 @@ compile(FsXgbBooster *b)
 			}
 		}
 		else
-		{
 			ereport(DEBUG1, (errmsg_internal("fsmml: forest differs from XGBoost on a probe row; not used")));
-			forest_free(f);
-		}
+	}
+	if (b->forest != f)
+	{
+		forest_free(f);			/* refused or not matching: nothing of it stays in the booster */
+		pfree(f);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
