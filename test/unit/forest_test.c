@@ -81,6 +81,31 @@ free_forest(FsForest *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* Every root, child, group and split feature inside the forest's arrays; each tree's links inside it. */
+static int
+in_bounds(const FsForest *f)
+{
+	for (int t = 0; t < f->ntrees; t++)
+	{
+		int64_t		lo = f->root[t];
+		int64_t		hi = t + 1 < f->ntrees ? f->root[t + 1] : f->nnodes;
+
+		if (lo < 0 || hi > f->nnodes || lo >= hi || f->group[t] < 0 || f->group[t] >= f->ngroups)
+			return 0;
+		for (int64_t i = lo; i < hi; i++)
+		{
+			const FsForestNode *nd = &f->nodes[i];
+
+			if (nd->left < 0)
+				continue;
+			if (nd->left < lo || nd->left >= hi || nd->right < lo || nd->right >= hi ||
+				(int) (nd->feature & ~FS_MISSING_LEFT) >= f->nfeatures)
+				return 0;
+		}
+	}
+	return f->ngroups >= 1;
+}
+
 /*
  * A UBJSON model cut short at many lengths is refused; with bytes flipped
  * it is refused or gives a forest whose walks stay in bounds.
@@ -92,8 +117,8 @@ damaged_ubj(const char *buf, size_t len)
 	FsForest	g;
 	char		err[128];
 	float		row[NF];
-	float		out[8];
 	long		accepted = 0;
+	long		outside = 0;
 	long		cut_accepted = 0;
 
 	for (size_t cut = 0; cut < len; cut += len / 211 + 1)
@@ -113,12 +138,20 @@ damaged_ubj(const char *buf, size_t len)
 		if (fs_forest_from_ubj(copy, len, alloc, NULL, &g, err, sizeof(err)) == 0)
 		{
 			accepted++;
-			fs_forest_predict_row(&g, row, out);	/* every link checked: stays in the arrays */
+			if (in_bounds(&g))
+			{
+				float	   *out = malloc(sizeof(float) * g.ngroups);
+
+				fs_forest_predict_row(&g, row, out);	/* under ASan: no access outside */
+				free(out);
+			}
+			else
+				outside++;
 		}
 		free_forest(&g);
 	}
 	printf("# %ld of 2000 damaged models still formed a forest\n", accepted);
-	check(1, "UBJSON with 1-4 random bytes changed, 2000 times: refused or read within bounds");
+	check(outside == 0, "UBJSON with 1-4 random bytes changed, 2000 times: refused or read within bounds");
 	free(copy);
 }
 
