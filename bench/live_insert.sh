@@ -118,6 +118,8 @@ for r in $(seq "$ROUNDS"); do
     fi
     stream sig $((2 * r))
     "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/sig_quiet" <"$TMP/sig_stream.csv"
+    quiet_signals=$(q "SELECT count(*) FROM trading.agentsignals WHERE symbol = 'LIVEON' AND timeframe = '1m'
+        AND \"timestamp\" BETWEEN '$(head -1 "$TMP/sig_stream.csv" | cut -d, -f3)' AND '$(tail -1 "$TMP/sig_stream.csv" | cut -d, -f3)'")
     stream floor $((2 * r - 1))
     "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/bare" --table floor_bench.bare <"$TMP/floor_stream.csv"
     "$PY" "$ROOT/bench/live_latency.py" --dsn "dbname=$DB" --out "$TMP/floor" --table floor_bench.historicaldata \
@@ -129,7 +131,8 @@ for r in $(seq "$ROUNDS"); do
         --warmup $W --bars $M --nthread 1 >"$TMP/base_live.txt" 2>&1 || { tail -5 "$TMP/base_live.txt"; }
     echo "round $r, $M bars each: a client LISTENing, INSERT sent -> its notification received: fsmml" \
          "$(pct "$TMP/sig.signal") ms, the rows and notification alone $(pct "$TMP/floor.signal") ms"
-    echo "round $r: nobody listening, INSERT sent -> its answer (the signal committed): fsmml $(pct "$TMP/sig_quiet") ms," \
+    echo "round $r: nobody listening, INSERT sent -> its answer (the signal committed; $quiet_signals of $M bars have one):" \
+         "fsmml $(pct "$TMP/sig_quiet") ms," \
          "the rows and notification alone $(pct "$TMP/floor_quiet") ms; bare INSERT + commit $(pct "$TMP/bare") ms;" \
          "baseline_python.py live $(grep latency_ms "$TMP/base_live.txt" | sed 's/latency_ms //') ms"
     echo "round $r: backend CPU per INSERT: fsmml $(cat "$TMP/sig.cpu") ms listened to, $(cat "$TMP/sig_quiet.cpu") ms not;" \
